@@ -1,0 +1,272 @@
+// Package config holds hygie's configuration: one typed struct filled, in
+// increasing order of precedence, from defaults, an optional YAML file,
+// HYGIE_* environment variables (secrets also from HYGIE_*_FILE) and flags.
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the effective configuration. Each field's `env` tag names its
+// environment variable; fields tagged secret are redacted by Redacted and may
+// also be read from a file named by the variable with a _FILE suffix.
+type Config struct {
+	// DataDir holds the SQLite database, local artifacts and generated keys.
+	DataDir string `yaml:"data" env:"HYGIE_DATA" flag:"data" help:"data directory (SQLite database, local artifacts)"`
+	// Database is empty (SQLite in DataDir), a sqlite path, or a postgres:// URL.
+	Database string `yaml:"database" env:"HYGIE_DATABASE" flag:"database" secret:"url" help:"metadata database: empty for SQLite in the data directory, or postgres://user:pass@host/db"`
+	// Artifacts is empty (DataDir/blobs), a directory, or s3://bucket/prefix.
+	Artifacts   string `yaml:"artifacts" env:"HYGIE_ARTIFACTS" flag:"artifacts" help:"artifact store: empty for <data>/blobs, a directory, or s3://bucket/prefix"`
+	S3Endpoint  string `yaml:"s3_endpoint" env:"HYGIE_S3_ENDPOINT" flag:"s3-endpoint" help:"S3 endpoint host:port (for s3:// artifacts)"`
+	S3AccessKey string `yaml:"s3_access_key" env:"HYGIE_S3_ACCESS_KEY" flag:"s3-access-key" help:"S3 access key"`
+	S3SecretKey string `yaml:"s3_secret_key" env:"HYGIE_S3_SECRET_KEY" secret:"true" help:"S3 secret key"`
+	S3Region    string `yaml:"s3_region" env:"HYGIE_S3_REGION" flag:"s3-region" help:"S3 region"`
+	S3UseSSL    bool   `yaml:"s3_use_ssl" env:"HYGIE_S3_USE_SSL" flag:"s3-use-ssl" help:"use TLS to reach S3"`
+
+	Addr            string        `yaml:"addr" env:"HYGIE_ADDR" flag:"addr" help:"HTTP listen address"`
+	PublicURL       string        `yaml:"public_url" env:"HYGIE_PUBLIC_URL" flag:"public-url" help:"URL users reach the server at (default http://<addr>)"`
+	MaxRequestBytes int64         `yaml:"max_request_bytes" env:"HYGIE_MAX_REQUEST_BYTES" flag:"max-request-bytes" help:"largest accepted request body in bytes"`
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" env:"HYGIE_SHUTDOWN_TIMEOUT" flag:"shutdown-timeout" help:"grace period for in-flight requests on SIGTERM"`
+	SessionTTL      time.Duration `yaml:"session_ttl" env:"HYGIE_SESSION_TTL" flag:"session-ttl" help:"lifetime of a web login session"`
+
+	LogFormat string `yaml:"log_format" env:"HYGIE_LOG_FORMAT" flag:"log-format" help:"log format: text or json"`
+	LogLevel  string `yaml:"log_level" env:"HYGIE_LOG_LEVEL" flag:"log-level" help:"log level: debug, info, warn, error"`
+
+	// BootstrapToken creates the first admin user when no user exists.
+	BootstrapToken string `yaml:"bootstrap_token" env:"HYGIE_BOOTSTRAP_TOKEN" secret:"true" help:"on first start, create user 'admin' with this API token"`
+	// MasterKeyFile holds the 32-byte master key (hex or raw) that wraps
+	// per-project and per-version keys. Empty: <data>/secrets/master.key,
+	// generated on first use.
+	MasterKeyFile string `yaml:"master_key_file" env:"HYGIE_MASTER_KEY_FILE" flag:"master-key-file" help:"file holding the master key (default <data>/secrets/master.key, generated)"`
+}
+
+// Default returns the configuration used when nothing is set.
+func Default() Config {
+	return Config{
+		DataDir:         "./hygie-data",
+		Addr:            "127.0.0.1:8080",
+		MaxRequestBytes: 32 << 20,
+		ShutdownTimeout: 15 * time.Second,
+		SessionTTL:      12 * time.Hour,
+		LogFormat:       "text",
+		LogLevel:        "info",
+		S3Region:        "us-east-1",
+	}
+}
+
+// LoadFile merges a YAML file into c. Unknown keys are an error.
+func (c *Config) LoadFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config file: %w", err)
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(b)))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && err.Error() != "EOF" {
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	return nil
+}
+
+// LoadEnv merges HYGIE_* variables (and HYGIE_*_FILE for secrets) into c,
+// using getenv (os.Getenv in production, a map in tests).
+func (c *Config) LoadEnv(getenv func(string) string) error {
+	v := reflect.ValueOf(c).Elem()
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name := f.Tag.Get("env")
+		if name == "" {
+			continue
+		}
+		val := getenv(name)
+		if val == "" && f.Tag.Get("secret") != "" {
+			if file := getenv(name + "_FILE"); file != "" {
+				b, err := os.ReadFile(file)
+				if err != nil {
+					return fmt.Errorf("%s_FILE: %w", name, err)
+				}
+				val = strings.TrimSpace(string(b))
+				if val == "" {
+					return fmt.Errorf("%s_FILE: file %s is empty", name, file)
+				}
+			}
+		}
+		if val == "" {
+			continue
+		}
+		if err := setField(v.Field(i), val); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func setField(fv reflect.Value, val string) error {
+	switch fv.Interface().(type) {
+	case string:
+		fv.SetString(val)
+	case bool:
+		b, err := strconv.ParseBool(val)
+		if err != nil {
+			return fmt.Errorf("%q is not a boolean", val)
+		}
+		fv.SetBool(b)
+	case int64:
+		n, err := strconv.ParseInt(val, 10, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not an integer", val)
+		}
+		fv.SetInt(n)
+	case time.Duration:
+		d, err := time.ParseDuration(val)
+		if err != nil {
+			return fmt.Errorf("%q is not a duration (e.g. 30s, 5m)", val)
+		}
+		fv.SetInt(int64(d))
+	default:
+		return fmt.Errorf("unsupported type %s", fv.Type())
+	}
+	return nil
+}
+
+// Validate checks every setting and names the first wrong one.
+func (c *Config) Validate() error {
+	if strings.TrimSpace(c.DataDir) == "" {
+		return fmt.Errorf("setting data (HYGIE_DATA): must not be empty")
+	}
+	if c.Database != "" && !strings.HasPrefix(c.Database, "postgres://") && !strings.HasPrefix(c.Database, "postgresql://") && !strings.HasPrefix(c.Database, "sqlite:") {
+		return fmt.Errorf("setting database (HYGIE_DATABASE): want empty, sqlite:PATH or postgres://…, got a value with another scheme")
+	}
+	if strings.HasPrefix(c.Artifacts, "s3://") {
+		u, err := url.Parse(c.Artifacts)
+		if err != nil || u.Host == "" {
+			return fmt.Errorf("setting artifacts (HYGIE_ARTIFACTS): want s3://bucket/prefix, got %q", c.Artifacts)
+		}
+		if c.S3Endpoint == "" {
+			return fmt.Errorf("setting s3_endpoint (HYGIE_S3_ENDPOINT): required when artifacts is s3://")
+		}
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("setting addr (HYGIE_ADDR): %q is not host:port", c.Addr)
+	}
+	if c.MaxRequestBytes <= 0 {
+		return fmt.Errorf("setting max_request_bytes (HYGIE_MAX_REQUEST_BYTES): must be positive")
+	}
+	if c.ShutdownTimeout <= 0 {
+		return fmt.Errorf("setting shutdown_timeout (HYGIE_SHUTDOWN_TIMEOUT): must be positive")
+	}
+	if c.SessionTTL <= 0 {
+		return fmt.Errorf("setting session_ttl (HYGIE_SESSION_TTL): must be positive")
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return fmt.Errorf("setting log_format (HYGIE_LOG_FORMAT): want text or json, got %q", c.LogFormat)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("setting log_level (HYGIE_LOG_LEVEL): want debug, info, warn or error, got %q", c.LogLevel)
+	}
+	return nil
+}
+
+// MasterKeyPath returns the master key file, defaulting inside DataDir.
+func (c *Config) MasterKeyPath() string {
+	if c.MasterKeyFile != "" {
+		return c.MasterKeyFile
+	}
+	return filepath.Join(c.DataDir, "secrets", "master.key")
+}
+
+// BaseURL is where users reach the server.
+func (c *Config) BaseURL() string {
+	if c.PublicURL != "" {
+		return strings.TrimRight(c.PublicURL, "/")
+	}
+	return "http://" + c.Addr
+}
+
+// Redacted returns the settings as ordered name/value pairs with secrets
+// hidden (passwords inside URLs too), for `hygie config`.
+func (c *Config) Redacted() []Setting {
+	v := reflect.ValueOf(c).Elem()
+	t := v.Type()
+	var out []Setting
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		val := fmt.Sprint(v.Field(i).Interface())
+		switch f.Tag.Get("secret") {
+		case "true":
+			if val != "" {
+				val = "<redacted>"
+			}
+		case "url":
+			val = redactURL(val)
+		}
+		out = append(out, Setting{Name: f.Tag.Get("yaml"), Env: f.Tag.Get("env"), Value: val})
+	}
+	return out
+}
+
+// Setting is one line of the redacted configuration.
+type Setting struct {
+	Name  string `json:"name"`
+	Env   string `json:"env"`
+	Value string `json:"value"`
+}
+
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "redacted")
+	}
+	return u.String()
+}
+
+// Field describes one setting for flag registration.
+type Field struct {
+	Flag, Help string
+	Ptr        any // *string, *bool, *int64 or *time.Duration
+}
+
+// Flags lists the settings that have a command-line flag, bound to c's fields.
+func (c *Config) Flags() []Field {
+	v := reflect.ValueOf(c).Elem()
+	t := v.Type()
+	var out []Field
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if name := f.Tag.Get("flag"); name != "" {
+			out = append(out, Field{Flag: name, Help: f.Tag.Get("help") + " [" + f.Tag.Get("env") + "]", Ptr: v.Field(i).Addr().Interface()})
+		}
+	}
+	return out
+}
+
+// CopyFlag copies into c the field that the named flag sets in from; the CLI
+// uses it to give changed flags precedence over file and environment.
+func (c *Config) CopyFlag(from *Config, flag string) {
+	v := reflect.ValueOf(c).Elem()
+	fv := reflect.ValueOf(from).Elem()
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		if t.Field(i).Tag.Get("flag") == flag {
+			v.Field(i).Set(fv.Field(i))
+		}
+	}
+}

@@ -1,0 +1,4 @@
+package db
+
+// Rebind exposes rebind to tests.
+var Rebind = rebind
