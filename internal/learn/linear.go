@@ -149,7 +149,15 @@ func FitLinearRegression(features []string, X [][]float64, y []float64) (*Linear
 	}
 	rcond := lapack64.Trcon(lapack.MaxColumnSum, r, make([]float64, 3*p), make([]int, p))
 	if rcond*maxCond < 1 {
-		return nil, errs.Invalidf("rank-deficient design: features are nearly collinear (condition number ≈ %.2g after scaling)", 1/rcond)
+		// Name the feature closest to the span of those before it.
+		worst := 0
+		for j := range p {
+			if math.Abs(a[j*p+j]) < math.Abs(a[worst*p+worst]) {
+				worst = j
+			}
+		}
+		return nil, errs.Invalidf("rank-deficient design: features are nearly collinear (condition number ≈ %.2g after scaling; most dependent: %q)",
+			1/rcond, features[worst])
 	}
 
 	// Coefficients of the scaled problem: R·β = (Qᵀ·yc)[:p].

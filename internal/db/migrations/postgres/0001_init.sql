@@ -80,7 +80,7 @@ CREATE TABLE dataset_versions (
     digest        TEXT NOT NULL,
     blob_key      TEXT NOT NULL,
     format        TEXT NOT NULL,
-    encrypted     BOOLEAN NOT NULL DEFAULT FALSE,
+    data_key      BYTEA,
     schema_json   TEXT NOT NULL,
     row_count     BIGINT NOT NULL,
     privacy_level TEXT NOT NULL CHECK (privacy_level IN ('identifying', 'pseudonymized', 'anonymized', 'aggregate')),

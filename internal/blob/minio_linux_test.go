@@ -1,0 +1,7 @@
+package blob
+
+import "syscall"
+
+// Kill the test MinIO if the test binary dies without running TestMain's
+// cleanup (a timeout panic, a kill).
+func init() { procAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} }

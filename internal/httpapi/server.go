@@ -1,0 +1,482 @@
+// Package httpapi is hygie's HTTP plumbing and REST API: a route table in
+// which every route declares the permission it needs (deny by default), the
+// middleware every request goes through (request id, logging, metrics, body
+// limit, panic recovery, authentication, authorization), the one mapping of
+// error codes to HTTP statuses, and the OpenAPI document generated from the
+// route table. Other surfaces (the web UI, the inference protocol) add their
+// routes to the same table.
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"regexp"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/hygie-health/hygie/internal/audit"
+	"github.com/hygie-health/hygie/internal/auth"
+	"github.com/hygie-health/hygie/internal/errs"
+)
+
+// Scope says how a route is authorized.
+type Scope int
+
+// Route scopes.
+const (
+	Public        Scope = iota // no credentials needed
+	Authenticated              // any signed-in user; the handler filters what it returns
+	Instance                   // Perm is an instance permission
+	Project                    // Perm in the project named by ProjectOf
+)
+
+func (s Scope) String() string {
+	return [...]string{"public", "authenticated", "instance", "project"}[s]
+}
+
+// HandlerFunc handles a request; a returned error is written by the server.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// Route is one endpoint and its access policy.
+type Route struct {
+	Method  string
+	Pattern string // net/http ServeMux pattern path, e.g. /api/v1/projects/{project}
+	Summary string
+	Tag     string
+	Scope   Scope
+	Perm    auth.Perm
+	// ProjectOf names the project a Project-scoped request acts in; the
+	// default reads the {project} path value.
+	ProjectOf func(r *http.Request) (string, error)
+	// Web routes answer humans: without credentials they redirect to the
+	// login page, and errors render as HTML through ErrorPage.
+	Web     bool
+	Handler HandlerFunc
+}
+
+// Server is the HTTP server's handler.
+type Server struct {
+	auth      *auth.Service
+	audit     *audit.Log
+	log       *slog.Logger
+	maxBody   int64
+	routes    []Route
+	mux       *http.ServeMux
+	metrics   *metrics
+	registry  *prometheus.Registry
+	readiness []Check
+	// ErrorPage renders an error for web routes; set by the web UI.
+	ErrorPage func(w http.ResponseWriter, r *http.Request, status int, message string)
+}
+
+// Check is a readiness check.
+type Check struct {
+	Name string
+	Fn   func(ctx context.Context) error
+}
+
+// Options configures a Server.
+type Options struct {
+	Auth            *auth.Service
+	Audit           *audit.Log
+	Logger          *slog.Logger
+	MaxRequestBytes int64
+	Readiness       []Check
+	Version         string
+}
+
+// New returns a server with the health, metrics and OpenAPI routes.
+func New(o Options) *Server {
+	s := &Server{auth: o.Auth, audit: o.Audit, log: o.Logger, maxBody: o.MaxRequestBytes, mux: http.NewServeMux(), readiness: o.Readiness,
+		registry: prometheus.NewRegistry()}
+	if s.maxBody <= 0 {
+		s.maxBody = 32 << 20
+	}
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.metrics = newMetrics(s.registry)
+	s.Add(
+		Route{Method: "GET", Pattern: "/healthz", Summary: "Liveness: the process answers", Tag: "operations", Scope: Public, Handler: s.healthz},
+		Route{Method: "GET", Pattern: "/readyz", Summary: "Readiness: database and blob store reachable", Tag: "operations", Scope: Public, Handler: s.readyz},
+		Route{Method: "GET", Pattern: "/metrics", Summary: "Prometheus metrics", Tag: "operations", Scope: Public, Handler: func(w http.ResponseWriter, r *http.Request) error {
+			promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+			return nil
+		}},
+		Route{Method: "GET", Pattern: "/api/v1/openapi.json", Summary: "This API's OpenAPI document", Tag: "operations", Scope: Public, Handler: func(w http.ResponseWriter, r *http.Request) error {
+			return WriteJSON(w, http.StatusOK, s.OpenAPI(o.Version))
+		}},
+	)
+	return s
+}
+
+// Registry returns the Prometheus registry, for services' own metrics.
+func (s *Server) Registry() *prometheus.Registry { return s.registry }
+
+// Routes returns the route table.
+func (s *Server) Routes() []Route { return s.routes }
+
+// Add registers routes.
+func (s *Server) Add(routes ...Route) {
+	for _, rt := range routes {
+		rt := rt
+		if rt.Scope == Project && rt.ProjectOf == nil {
+			if !strings.Contains(rt.Pattern, "{project}") {
+				panic(fmt.Sprintf("route %s %s: project scope needs {project} or ProjectOf", rt.Method, rt.Pattern))
+			}
+			rt.ProjectOf = func(r *http.Request) (string, error) { return r.PathValue("project"), nil }
+		}
+		if (rt.Scope == Project || rt.Scope == Instance) && rt.Perm == "" {
+			panic(fmt.Sprintf("route %s %s: %s scope needs a permission", rt.Method, rt.Pattern, rt.Scope))
+		}
+		s.routes = append(s.routes, rt)
+		s.mux.Handle(rt.Method+" "+rt.Pattern, s.wrap(rt))
+	}
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id := r.Header.Get("X-Request-Id")
+	if !validRequestID(id) {
+		b := make([]byte, 8)
+		rand.Read(b)
+		id = hex.EncodeToString(b)
+	}
+	w.Header().Set("X-Request-Id", id)
+	ctx := audit.WithRequestID(r.Context(), id)
+	r = r.WithContext(ctx)
+	// Unknown paths and methods: the mux answers 404/405 as JSON errors.
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		sw := &statusWriter{ResponseWriter: w}
+		s.mux.ServeHTTP(&errorRewriter{statusWriter: sw, s: s, r: r}, r)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+var requestIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+func validRequestID(id string) bool { return requestIDRE.MatchString(id) }
+
+// wrap builds the middleware chain of one route.
+func (s *Server) wrap(rt Route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		ctx := r.Context()
+		log := s.log.With("request_id", audit.RequestIDFrom(ctx))
+		defer func() {
+			if p := recover(); p != nil {
+				log.Error("panic", "route", rt.Pattern, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				if sw.status == 0 {
+					s.writeError(sw, r, rt, errs.E(errs.Internal, "internal error"))
+				}
+			}
+			dur := time.Since(start)
+			s.metrics.observe(rt.Method, rt.Pattern, sw.status, dur)
+			// The path may hold names (dataset, model); the pattern does not.
+			log.Info("request", "method", r.Method, "route", rt.Pattern, "status", sw.status, "duration_ms", dur.Milliseconds(), "user", audit.ActorFrom(r.Context()))
+		}()
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(sw, r.Body, s.maxBody)
+		}
+		p, err := s.authenticate(r)
+		if err != nil {
+			s.writeError(sw, r, rt, err)
+			return
+		}
+		if p != nil {
+			r = r.WithContext(auth.WithPrincipal(r.Context(), p))
+		}
+		if err := s.authorize(r, rt, p); err != nil {
+			if errs.Is(err, errs.Forbidden) {
+				s.auditDenied(r, rt)
+			}
+			s.writeError(sw, r, rt, err)
+			return
+		}
+		if err := rt.Handler(sw, r); err != nil {
+			s.writeError(sw, r, rt, err)
+		}
+	})
+}
+
+// auditDenied records a refused access: who tried which route in which
+// project. The path is not recorded: it may carry names.
+func (s *Server) auditDenied(r *http.Request, rt Route) {
+	if s.audit == nil {
+		return
+	}
+	project := ""
+	if rt.ProjectOf != nil {
+		project, _ = rt.ProjectOf(r)
+	}
+	if err := s.audit.Append(r.Context(), audit.Event{Action: "access.denied", Project: project, Target: rt.Method + " " + rt.Pattern, Outcome: audit.Denied}); err != nil {
+		s.log.Error("audit denied access", "request_id", audit.RequestIDFrom(r.Context()), "err", err)
+	}
+}
+
+// SessionCookie is the web login session cookie.
+const SessionCookie = "hygie_session"
+
+// authenticate resolves credentials: Bearer token, HTTP Basic
+// (username + token), or the web session cookie. No credentials → nil.
+func (s *Server) authenticate(r *http.Request) (*auth.Principal, error) {
+	ctx := r.Context()
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, cred, _ := strings.Cut(h, " ")
+		switch strings.ToLower(scheme) {
+		case "bearer":
+			return s.auth.Authenticate(ctx, "", strings.TrimSpace(cred))
+		case "basic":
+			user, tok, ok := r.BasicAuth()
+			if !ok {
+				return nil, errs.Unauthenticatedf("malformed Basic credentials")
+			}
+			return s.auth.Authenticate(ctx, user, tok)
+		}
+		return nil, errs.Unauthenticatedf("unsupported Authorization scheme (use Bearer or Basic)")
+	}
+	c, err := r.Cookie(SessionCookie)
+	if err != nil || c.Value == "" {
+		return nil, nil
+	}
+	p, err := s.auth.Authenticate(ctx, "", c.Value)
+	if err != nil {
+		return nil, err
+	}
+	// Cookies ride along on cross-site requests: refuse unsafe methods
+	// that do not come from our own pages.
+	if r.Method != http.MethodGet && r.Method != http.MethodHead && !sameOrigin(r) {
+		return nil, errs.Forbiddenf("cross-site request refused")
+	}
+	return p, nil
+}
+
+func sameOrigin(r *http.Request) bool {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" {
+		return site == "same-origin" || site == "none"
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		origin = r.Header.Get("Referer")
+	}
+	if origin == "" {
+		return false
+	}
+	u, err := url.Parse(origin)
+	return err == nil && u.Host == r.Host
+}
+
+func (s *Server) authorize(r *http.Request, rt Route, p *auth.Principal) error {
+	if rt.Scope == Public {
+		return nil
+	}
+	if p == nil {
+		return errs.Unauthenticatedf("authentication required: send a token as 'Authorization: Bearer <token>'")
+	}
+	switch rt.Scope {
+	case Instance:
+		if !p.Can("", rt.Perm) {
+			return errs.Forbiddenf("permission %s required", rt.Perm)
+		}
+	case Project:
+		project, err := rt.ProjectOf(r)
+		if err != nil {
+			// Do not reveal whether an object exists to someone who may not see it.
+			if errs.Is(err, errs.NotFound) && !p.Admin {
+				return errs.Forbiddenf("permission %s required", rt.Perm)
+			}
+			return err
+		}
+		if !p.Can(project, rt.Perm) {
+			return errs.Forbiddenf("permission %s required in project %q", rt.Perm, project)
+		}
+	}
+	return nil
+}
+
+// Status maps an error code to its HTTP status: the one place it is done.
+func Status(code errs.Code) int {
+	switch code {
+	case errs.Invalid:
+		return http.StatusBadRequest
+	case errs.NotFound:
+		return http.StatusNotFound
+	case errs.Conflict:
+		return http.StatusConflict
+	case errs.Unauthenticated:
+		return http.StatusUnauthorized
+	case errs.Forbidden:
+		return http.StatusForbidden
+	}
+	return http.StatusInternalServerError
+}
+
+// ErrorBody is the JSON shape of every error.
+type ErrorBody struct {
+	Error struct {
+		Code      errs.Code `json:"code"`
+		Message   string    `json:"message"`
+		RequestID string    `json:"request_id,omitempty"`
+	} `json:"error"`
+}
+
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, rt Route, err error) {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		err = &errs.Error{Code: errs.Invalid, Message: fmt.Sprintf("request body larger than %d bytes", mbe.Limit)}
+		w.Header().Set("Connection", "close")
+		writeErrorStatus(w, r, http.StatusRequestEntityTooLarge, errs.Invalid, errs.MessageOf(err))
+		return
+	}
+	code := errs.CodeOf(err)
+	status := Status(code)
+	if code == errs.Internal {
+		s.log.Error("internal error", "request_id", audit.RequestIDFrom(r.Context()), "route", rt.Pattern, "err", err)
+	}
+	if rt.Web && code == errs.Unauthenticated && r.Method == http.MethodGet {
+		http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+		return
+	}
+	if rt.Web && s.ErrorPage != nil {
+		s.ErrorPage(w, r, status, errs.MessageOf(err))
+		return
+	}
+	if code == errs.Unauthenticated {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="hygie"`)
+	}
+	writeErrorStatus(w, r, status, code, errs.MessageOf(err))
+}
+
+func writeErrorStatus(w http.ResponseWriter, r *http.Request, status int, code errs.Code, msg string) {
+	var b ErrorBody
+	b.Error.Code, b.Error.Message, b.Error.RequestID = code, msg, audit.RequestIDFrom(r.Context())
+	_ = WriteJSON(w, status, b)
+}
+
+// WriteJSON writes v as JSON with status.
+func WriteJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// DecodeJSON reads a JSON body into v: the content type must be JSON,
+// unknown fields are rejected, and there must be exactly one value.
+func DecodeJSON(r *http.Request, v any) error {
+	ct := r.Header.Get("Content-Type")
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		return errs.Invalidf("Content-Type must be application/json, got %q", ct)
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			return errs.Invalidf("malformed JSON body at byte %d", se.Offset)
+		case errors.As(err, &te):
+			return errs.Invalidf("JSON body: field %q must be %s", te.Field, te.Type)
+		case strings.HasPrefix(err.Error(), "json: unknown field"):
+			return errs.Invalidf("JSON body: %s", strings.TrimPrefix(err.Error(), "json: "))
+		}
+		return errs.Invalidf("malformed JSON body")
+	}
+	if dec.More() {
+		return errs.Invalidf("JSON body: trailing data after the first value")
+	}
+	return nil
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
+	return WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	out := map[string]string{}
+	status := http.StatusOK
+	for _, c := range s.readiness {
+		if err := c.Fn(ctx); err != nil {
+			s.log.Warn("readiness check failed", "check", c.Name, "err", err)
+			out[c.Name] = "unavailable"
+			status = http.StatusServiceUnavailable
+		} else {
+			out[c.Name] = "ok"
+		}
+	}
+	return WriteJSON(w, status, map[string]any{"status": map[bool]string{true: "ready", false: "not ready"}[status == http.StatusOK], "checks": out})
+}
+
+// statusWriter remembers the status code written.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// errorRewriter turns the mux's plain-text 404/405 into JSON errors.
+type errorRewriter struct {
+	*statusWriter
+	s       *Server
+	r       *http.Request
+	ignored bool
+}
+
+func (e *errorRewriter) WriteHeader(code int) {
+	if code == http.StatusNotFound || code == http.StatusMethodNotAllowed {
+		e.ignored = true
+		e.Header().Del("Content-Type")
+		e.Header().Del("X-Content-Type-Options")
+		msg := "no such endpoint"
+		c := errs.NotFound
+		if code == http.StatusMethodNotAllowed {
+			msg, c = "method not allowed on this endpoint", errs.Invalid
+		}
+		writeErrorStatus(e.statusWriter, e.r, code, c, msg)
+		return
+	}
+	e.statusWriter.WriteHeader(code)
+}
+
+func (e *errorRewriter) Write(b []byte) (int, error) {
+	if e.ignored {
+		return len(b), nil
+	}
+	return e.statusWriter.Write(b)
+}

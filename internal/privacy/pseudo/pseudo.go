@@ -1,0 +1,171 @@
+// Package pseudo replaces direct identifiers by keyed pseudonyms: an
+// HMAC-SHA256 of the identifier under a per-project secret key (the
+// pseudonym domain), so the same patient gets the same pseudonym across
+// extracts of one project and unrelated pseudonyms across projects, and
+// nobody without the key can recompute or reverse them.
+//
+// The key is generated on first use and stored wrapped by the master key.
+package pseudo
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/hygie-health/hygie/internal/audit"
+	"github.com/hygie-health/hygie/internal/auth"
+	"github.com/hygie-health/hygie/internal/dataset"
+	"github.com/hygie-health/hygie/internal/db"
+	"github.com/hygie-health/hygie/internal/errs"
+	"github.com/hygie-health/hygie/internal/keys"
+)
+
+// Service pseudonymizes dataset versions.
+type Service struct {
+	db       *db.DB
+	keys     *keys.Keyring
+	datasets *dataset.Service
+	audit    *audit.Log
+	now      func() time.Time
+}
+
+// NewService returns the pseudonymization service.
+func NewService(d *db.DB, k *keys.Keyring, ds *dataset.Service, a *audit.Log) *Service {
+	return &Service{db: d, keys: k, datasets: ds, audit: a, now: time.Now}
+}
+
+const keyName = "pseudonym-key"
+
+// projectKey returns the project's pseudonym key, creating it on first use.
+func (s *Service) projectKey(ctx context.Context, project string) ([]byte, error) {
+	var key []byte
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		var pid int64
+		if err := tx.QueryRow(ctx, `SELECT id FROM projects WHERE name = ?`, project).Scan(&pid); err != nil {
+			return db.NotFound(err, "project %q not found", project)
+		}
+		aad := []byte(fmt.Sprintf("project:%d:%s", pid, keyName))
+		var wrapped []byte
+		err := tx.QueryRow(ctx, `SELECT wrapped FROM secrets WHERE project_id = ? AND name = ?`, pid, keyName).Scan(&wrapped)
+		if err == nil {
+			key, err = s.keys.Unwrap(wrapped, aad)
+			return err
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		key = keys.Random()
+		if _, err := tx.Exec(ctx, `INSERT INTO secrets (project_id, name, wrapped, created_at) VALUES (?, ?, ?, ?)`,
+			pid, keyName, s.keys.Wrap(key, aad), s.now().UTC()); err != nil {
+			return err
+		}
+		return s.audit.AppendTx(ctx, tx, audit.Event{Action: "pseudonym_key.create", Project: project, Target: "project:" + project, Outcome: audit.Success})
+	})
+	return key, err
+}
+
+// Pseudonym computes the pseudonym of an identifier under key.
+func Pseudonym(key []byte, id string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(id))
+	return "PS" + hex.EncodeToString(m.Sum(nil))[:20]
+}
+
+// Result describes a pseudonymization.
+type Result struct {
+	Version       dataset.Version `json:"version"`
+	Created       bool            `json:"created"`
+	Pseudonymized []string        `json:"pseudonymized_columns"`
+	Dropped       []string        `json:"dropped_columns"`
+	Generalized   []string        `json:"generalized_columns"`
+}
+
+// Pseudonymize derives a pseudonymized version from an identifying one:
+// patient_id columns become keyed pseudonyms, direct identifiers are dropped,
+// and date columns that are quasi-identifiers (birth dates) keep only the
+// year. Input it cannot process is rejected, never passed through.
+func (s *Service) Pseudonymize(ctx context.Context, src dataset.Version) (Result, error) {
+	if src.Level != dataset.Identifying {
+		return Result{}, errs.Invalidf("dataset %s is %s: only identifying versions are pseudonymized", src.Ref(), src.Level)
+	}
+	if err := auth.Require(ctx, src.Project, auth.PermIdentifyingData); err != nil {
+		return Result{}, err
+	}
+	t, err := s.datasets.Read(ctx, src)
+	if err != nil {
+		return Result{}, err
+	}
+	key, err := s.projectKey(ctx, src.Project)
+	if err != nil {
+		return Result{}, err
+	}
+	var res Result
+	out := &dataset.Table{}
+	type op func(string) (string, error)
+	var ops []op
+	var keep []int
+	for i, c := range t.Columns {
+		switch {
+		case c.Role == dataset.RolePatientID:
+			res.Pseudonymized = append(res.Pseudonymized, c.Name)
+			ops = append(ops, func(v string) (string, error) {
+				if v == "" {
+					return "", fmt.Errorf("empty patient id")
+				}
+				return Pseudonym(key, v), nil
+			})
+			c.Type = dataset.TypeString
+		case c.Role == dataset.RoleDirectIdentifier || c.Role == dataset.RoleText:
+			// Free text may hold names; until it is de-identified it stays out.
+			res.Dropped = append(res.Dropped, c.Name)
+			continue
+		case c.Type == dataset.TypeDate && c.Role == dataset.RoleQuasiIdentifier:
+			res.Generalized = append(res.Generalized, c.Name)
+			ops = append(ops, func(v string) (string, error) {
+				if v == "" {
+					return "", nil
+				}
+				d, err := time.Parse(time.DateOnly, v)
+				if err != nil {
+					return "", fmt.Errorf("not a date")
+				}
+				return strconv.Itoa(d.Year()), nil
+			})
+			c.Name += "_annee"
+			c.Type = dataset.TypeInteger
+		default:
+			ops = append(ops, nil)
+		}
+		keep = append(keep, i)
+		out.Columns = append(out.Columns, c)
+	}
+	out.Rows = make([][]string, len(t.Rows))
+	for r, row := range t.Rows {
+		nr := make([]string, len(keep))
+		for j, i := range keep {
+			v := row[i]
+			if ops[j] != nil {
+				if v, err = ops[j](v); err != nil {
+					// Name the place, never the value.
+					return Result{}, errs.Invalidf("%s: row %d, column %q: %v", src.Ref(), r+1, t.Columns[i].Name, err)
+				}
+			}
+			nr[j] = v
+		}
+		out.Rows[r] = nr
+	}
+	recipe := fmt.Sprintf("pseudonymize: hmac-sha256 (project key) on %v; drop %v; year only for %v", res.Pseudonymized, res.Dropped, res.Generalized)
+	v, created, err := s.datasets.Create(ctx, dataset.NewVersion{Project: src.Project, Dataset: src.Dataset + "_pseudo", Table: out,
+		Level: dataset.Pseudonymized, Parent: &src, Recipe: recipe})
+	if err != nil {
+		return Result{}, err
+	}
+	res.Version, res.Created = v, created
+	return res, nil
+}

@@ -1,0 +1,331 @@
+// Package registry is the model registry: named models, their numbered
+// versions (artifact, signature, lineage to the run that produced them),
+// per-project validation gates, and promotion through the environments
+// dev → test → integration → production. A promotion that fails a gate is
+// refused and recorded with the reason.
+package registry
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hygie-health/hygie/internal/audit"
+	"github.com/hygie-health/hygie/internal/db"
+	"github.com/hygie-health/hygie/internal/errs"
+	"github.com/hygie-health/hygie/internal/track"
+)
+
+// Environments in promotion order. "none" is a freshly registered version;
+// "archived" is a version replaced in production.
+var Environments = []string{"none", "dev", "test", "integration", "production"}
+
+// Model is a registered model.
+type Model struct {
+	ID          int64     `json:"id"`
+	Project     string    `json:"project"`
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// Signature describes a model's inputs and outputs for serving.
+type Signature struct {
+	Inputs  []Tensor `json:"inputs"`
+	Outputs []Tensor `json:"outputs"`
+}
+
+// Tensor is a named input or output.
+type Tensor struct {
+	Name     string `json:"name"`
+	Datatype string `json:"datatype"`
+}
+
+// Version is a model version.
+type Version struct {
+	ID          int64     `json:"id"`
+	Project     string    `json:"project"`
+	Model       string    `json:"model"`
+	Version     int       `json:"version"`
+	RunID       *int64    `json:"run_id,omitempty"`
+	ArtifactKey string    `json:"-"`
+	Flavor      string    `json:"flavor"`
+	Signature   Signature `json:"signature"`
+	Environment string    `json:"environment"`
+	CreatedAt   time.Time `json:"created_at"`
+	CreatedBy   string    `json:"created_by"`
+}
+
+// Rule is a gate: metric op threshold, checked on the version's run.
+type Rule struct {
+	Metric    string  `json:"metric"`
+	Op        string  `json:"op"` // "<=" or ">="
+	Threshold float64 `json:"threshold"`
+}
+
+func (r Rule) String() string { return fmt.Sprintf("%s %s %g", r.Metric, r.Op, r.Threshold) }
+
+// Promotion records one promotion attempt.
+type Promotion struct {
+	From    string   `json:"from"`
+	To      string   `json:"to"`
+	Outcome string   `json:"outcome"` // success or denied
+	Checks  []string `json:"checks"`
+}
+
+// Service manages the registry.
+type Service struct {
+	db    *db.DB
+	runs  *track.Service
+	audit *audit.Log
+	now   func() time.Time
+}
+
+// NewService returns the registry service.
+func NewService(d *db.DB, runs *track.Service, a *audit.Log) *Service {
+	return &Service{db: d, runs: runs, audit: a, now: time.Now}
+}
+
+var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{1,62}$`)
+
+// Register adds a new version of model (created if needed) from a run's artifact.
+func (s *Service) Register(ctx context.Context, project, model string, runID int64, artifact, flavor string, sig Signature) (Version, error) {
+	if !nameRE.MatchString(model) {
+		return Version{}, errs.Invalidf("model name %q: use lower-case letters, digits, '_' or '-', starting with a letter", model)
+	}
+	run, err := s.runs.Get(ctx, runID)
+	if err != nil {
+		return Version{}, err
+	}
+	if run.Project != project {
+		return Version{}, errs.Invalidf("run %d belongs to another project", runID)
+	}
+	if run.Status != track.Finished {
+		return Version{}, errs.Invalidf("run %d is %s: only finished runs can be registered", runID, run.Status)
+	}
+	var key string
+	if err := s.db.QueryRow(ctx, `SELECT blob_key FROM run_artifacts WHERE run_id = ? AND path = ?`, runID, artifact).Scan(&key); err != nil {
+		return Version{}, db.NotFound(err, "run %d has no artifact %q", runID, artifact)
+	}
+	sigJSON, _ := json.Marshal(sig)
+	v := Version{Project: project, Model: model, RunID: &runID, ArtifactKey: key, Flavor: flavor, Signature: sig, Environment: "none",
+		CreatedAt: s.now().UTC(), CreatedBy: audit.ActorFrom(ctx)}
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		if err := tx.Lock(ctx, db.LockVersions); err != nil {
+			return err
+		}
+		var pid, mid int64
+		if err := tx.QueryRow(ctx, `SELECT id FROM projects WHERE name = ?`, project).Scan(&pid); err != nil {
+			return db.NotFound(err, "project %q not found", project)
+		}
+		var mproj int64
+		err := tx.QueryRow(ctx, `SELECT id, project_id FROM models WHERE name = ?`, model).Scan(&mid, &mproj)
+		switch {
+		case err == sql.ErrNoRows:
+			err = tx.QueryRow(ctx, `INSERT INTO models (project_id, name, created_at) VALUES (?, ?, ?) RETURNING id`, pid, model, v.CreatedAt).Scan(&mid)
+		case err == nil && mproj != pid:
+			return errs.Conflictf("model name %q is taken by another project", model)
+		}
+		if err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions WHERE model_id = ?`, mid).Scan(&v.Version); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `INSERT INTO model_versions (model_id, version, run_id, artifact_key, flavor, signature_json, environment, created_at, created_by)
+			VALUES (?, ?, ?, ?, ?, ?, 'none', ?, ?) RETURNING id`, mid, v.Version, runID, key, flavor, string(sigJSON), v.CreatedAt, v.CreatedBy).Scan(&v.ID); err != nil {
+			return err
+		}
+		return s.audit.AppendTx(ctx, tx, audit.Event{Action: "model.version.create", Project: project, Target: fmt.Sprintf("model:%s/%d", model, v.Version), Outcome: audit.Success,
+			Detail: audit.MarshalDetail(map[string]any{"run_id": runID})})
+	})
+	return v, err
+}
+
+const versionCols = `mv.id, p.name, m.name, mv.version, mv.run_id, mv.artifact_key, mv.flavor, mv.signature_json, mv.environment, mv.created_at, mv.created_by`
+const versionFrom = ` FROM model_versions mv JOIN models m ON m.id = mv.model_id JOIN projects p ON p.id = m.project_id `
+
+func scanVersion(sc interface{ Scan(...any) error }) (Version, error) {
+	var (
+		v   Version
+		run sql.NullInt64
+		sig string
+	)
+	if err := sc.Scan(&v.ID, &v.Project, &v.Model, &v.Version, &run, &v.ArtifactKey, &v.Flavor, &sig, &v.Environment, &v.CreatedAt, &v.CreatedBy); err != nil {
+		return v, err
+	}
+	if run.Valid {
+		v.RunID = &run.Int64
+	}
+	v.CreatedAt = v.CreatedAt.UTC()
+	return v, json.Unmarshal([]byte(sig), &v.Signature)
+}
+
+// Version returns one version of a model.
+func (s *Service) Version(ctx context.Context, model string, version int) (Version, error) {
+	v, err := scanVersion(s.db.QueryRow(ctx, `SELECT `+versionCols+versionFrom+`WHERE m.name = ? AND mv.version = ?`, model, version))
+	return v, db.NotFound(err, "model %s version %d not found", model, version)
+}
+
+// InEnvironment returns the version of model deployed in env.
+func (s *Service) InEnvironment(ctx context.Context, model, env string) (Version, error) {
+	v, err := scanVersion(s.db.QueryRow(ctx, `SELECT `+versionCols+versionFrom+`WHERE m.name = ? AND mv.environment = ? ORDER BY mv.version DESC LIMIT 1`, model, env))
+	return v, db.NotFound(err, "model %q has no version in %s", model, env)
+}
+
+// Versions lists a model's versions, newest first.
+func (s *Service) Versions(ctx context.Context, model string) ([]Version, error) {
+	return s.list(ctx, `WHERE m.name = ? ORDER BY mv.version DESC`, model)
+}
+
+// ListVersions lists every model version of a project.
+func (s *Service) ListVersions(ctx context.Context, project string) ([]Version, error) {
+	return s.list(ctx, `WHERE p.name = ? ORDER BY m.name, mv.version DESC`, project)
+}
+
+func (s *Service) list(ctx context.Context, where string, args ...any) ([]Version, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+versionCols+versionFrom+where, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Version
+	for rows.Next() {
+		v, err := scanVersion(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// ProjectOfModel returns the project a model belongs to.
+func (s *Service) ProjectOfModel(ctx context.Context, model string) (string, error) {
+	var p string
+	err := s.db.QueryRow(ctx, `SELECT p.name FROM models m JOIN projects p ON p.id = m.project_id WHERE m.name = ?`, model).Scan(&p)
+	return p, db.NotFound(err, "model %q not found", model)
+}
+
+// SetGate sets (or replaces) a gate rule of a project.
+func (s *Service) SetGate(ctx context.Context, project string, r Rule) error {
+	if r.Metric == "" || (r.Op != "<=" && r.Op != ">=") {
+		return errs.Invalidf("gate rule %q: want metric, op <= or >=, and a threshold", r.String())
+	}
+	return s.db.InTx(ctx, func(tx *db.Tx) error {
+		var pid int64
+		if err := tx.QueryRow(ctx, `SELECT id FROM projects WHERE name = ?`, project).Scan(&pid); err != nil {
+			return db.NotFound(err, "project %q not found", project)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM gate_rules WHERE project_id = ? AND metric = ?`, pid, r.Metric); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO gate_rules (project_id, metric, op, threshold) VALUES (?, ?, ?, ?)`, pid, r.Metric, r.Op, r.Threshold); err != nil {
+			return err
+		}
+		return s.audit.AppendTx(ctx, tx, audit.Event{Action: "gate.set", Project: project, Target: "gate:" + r.Metric, Outcome: audit.Success, Detail: audit.MarshalDetail(map[string]any{"rule": r.String()})})
+	})
+}
+
+// Gates lists a project's gate rules.
+func (s *Service) Gates(ctx context.Context, project string) ([]Rule, error) {
+	rows, err := s.db.Query(ctx, `SELECT g.metric, g.op, g.threshold FROM gate_rules g JOIN projects p ON p.id = g.project_id WHERE p.name = ? ORDER BY g.metric`, project)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Rule
+	for rows.Next() {
+		var r Rule
+		if err := rows.Scan(&r.Metric, &r.Op, &r.Threshold); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Promote moves a version one environment forward (to must be the next one),
+// after checking every gate rule of the project against the version's run
+// metrics. A refused promotion changes nothing but is recorded and audited.
+// Promoting to production archives the version that was there.
+func (s *Service) Promote(ctx context.Context, model string, version int, to string) (Promotion, error) {
+	v, err := s.Version(ctx, model, version)
+	if err != nil {
+		return Promotion{}, err
+	}
+	i := slices.Index(Environments, v.Environment)
+	j := slices.Index(Environments, to)
+	if j < 0 || to == "none" {
+		return Promotion{}, errs.Invalidf("environment %q: want one of dev, test, integration, production", to)
+	}
+	if i < 0 || j != i+1 {
+		return Promotion{}, errs.Conflictf("model %s version %d is in %s: it can only be promoted to the next environment (order: dev → test → integration → production)", model, version, v.Environment)
+	}
+	p := Promotion{From: v.Environment, To: to, Outcome: audit.Success}
+	rules, err := s.Gates(ctx, v.Project)
+	if err != nil {
+		return p, err
+	}
+	var metrics map[string]float64
+	if v.RunID != nil {
+		run, err := s.runs.Get(ctx, *v.RunID)
+		if err != nil {
+			return p, err
+		}
+		metrics = run.Metrics
+	}
+	for _, r := range rules {
+		got, ok := metrics[r.Metric]
+		pass := ok && ((r.Op == "<=" && got <= r.Threshold) || (r.Op == ">=" && got >= r.Threshold))
+		switch {
+		case !ok:
+			p.Checks = append(p.Checks, fmt.Sprintf("FAIL %s: the run has no metric %q", r, r.Metric))
+		case pass:
+			p.Checks = append(p.Checks, fmt.Sprintf("pass %s (got %.6g)", r, got))
+		default:
+			p.Checks = append(p.Checks, fmt.Sprintf("FAIL %s (got %.6g)", r, got))
+		}
+		if !pass {
+			p.Outcome = audit.Denied
+		}
+	}
+	if len(rules) == 0 {
+		p.Checks = append(p.Checks, "no gate rule set for the project")
+	}
+	detail := strings.Join(p.Checks, "; ")
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		if p.Outcome == audit.Success {
+			if to == "production" {
+				if _, err := tx.Exec(ctx, `UPDATE model_versions SET environment = 'archived' WHERE model_id = (SELECT model_id FROM model_versions WHERE id = ?) AND environment = 'production'`, v.ID); err != nil {
+					return err
+				}
+			}
+			res, err := tx.Exec(ctx, `UPDATE model_versions SET environment = ? WHERE id = ? AND environment = ?`, to, v.ID, v.Environment)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return errs.Conflictf("model %s version %d changed environment meanwhile; try again", model, version)
+			}
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO promotions (model_version_id, from_env, to_env, outcome, detail, at, by_user) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			v.ID, v.Environment, to, p.Outcome, detail, s.now().UTC(), audit.ActorFrom(ctx)); err != nil {
+			return err
+		}
+		return s.audit.AppendTx(ctx, tx, audit.Event{Action: "model.promote", Project: v.Project, Target: fmt.Sprintf("model:%s/%d", model, version),
+			Outcome: p.Outcome, Detail: audit.MarshalDetail(map[string]any{"from": v.Environment, "to": to, "checks": p.Checks})})
+	})
+	if err != nil {
+		return p, err
+	}
+	if p.Outcome != audit.Success {
+		return p, errs.Conflictf("promotion of %s version %d to %s refused by the gates: %s", model, version, to, detail)
+	}
+	return p, nil
+}

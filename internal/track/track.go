@@ -1,0 +1,241 @@
+// Package track is experiment tracking: experiments, runs, their parameters,
+// metric series, input dataset versions and artifacts. Its model follows
+// MLflow's so that the MLflow-compatible API can sit on top of it.
+package track
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"math"
+	"path"
+	"time"
+
+	"github.com/hygie-health/hygie/internal/audit"
+	"github.com/hygie-health/hygie/internal/blob"
+	"github.com/hygie-health/hygie/internal/db"
+	"github.com/hygie-health/hygie/internal/errs"
+)
+
+// Run statuses.
+const (
+	Running  = "running"
+	Finished = "finished"
+	Failed   = "failed"
+	Killed   = "killed"
+)
+
+// Run is one execution of training or evaluation.
+type Run struct {
+	ID               int64              `json:"id"`
+	Project          string             `json:"project"`
+	Experiment       string             `json:"experiment"`
+	Name             string             `json:"name"`
+	Status           string             `json:"status"`
+	DatasetVersionID *int64             `json:"dataset_version_id,omitempty"`
+	StartedAt        time.Time          `json:"started_at"`
+	EndedAt          *time.Time         `json:"ended_at,omitempty"`
+	CreatedBy        string             `json:"created_by"`
+	Params           map[string]string  `json:"params"`
+	Metrics          map[string]float64 `json:"metrics"` // latest value of each
+	Artifacts        []Artifact         `json:"artifacts"`
+}
+
+// Artifact is a file attached to a run.
+type Artifact struct {
+	Path string `json:"path"`
+	Size int64  `json:"size"`
+	key  string
+}
+
+// Service records runs.
+type Service struct {
+	db    *db.DB
+	blobs blob.Store
+	audit *audit.Log
+	now   func() time.Time
+}
+
+// NewService returns the tracking service.
+func NewService(d *db.DB, b blob.Store, a *audit.Log) *Service {
+	return &Service{db: d, blobs: b, audit: a, now: time.Now}
+}
+
+// StartRun creates a running run in experiment (created if needed).
+func (s *Service) StartRun(ctx context.Context, project, experiment, name string, datasetVersionID *int64) (Run, error) {
+	if experiment == "" {
+		experiment = "default"
+	}
+	r := Run{Project: project, Experiment: experiment, Name: name, Status: Running, DatasetVersionID: datasetVersionID,
+		StartedAt: s.now().UTC(), CreatedBy: audit.ActorFrom(ctx)}
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		var pid, eid int64
+		if err := tx.QueryRow(ctx, `SELECT id FROM projects WHERE name = ?`, project).Scan(&pid); err != nil {
+			return db.NotFound(err, "project %q not found", project)
+		}
+		err := tx.QueryRow(ctx, `SELECT id FROM experiments WHERE project_id = ? AND name = ?`, pid, experiment).Scan(&eid)
+		if err == sql.ErrNoRows {
+			err = tx.QueryRow(ctx, `INSERT INTO experiments (project_id, name, created_at) VALUES (?, ?, ?) RETURNING id`, pid, experiment, r.StartedAt).Scan(&eid)
+		}
+		if err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `INSERT INTO runs (experiment_id, name, status, dataset_version_id, started_at, created_by) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+			eid, name, Running, datasetVersionID, r.StartedAt, r.CreatedBy).Scan(&r.ID); err != nil {
+			return err
+		}
+		return s.audit.AppendTx(ctx, tx, audit.Event{Action: "run.create", Project: project, Target: fmt.Sprintf("run:%d", r.ID), Outcome: audit.Success})
+	})
+	return r, err
+}
+
+// LogParam records a parameter; a parameter cannot change once logged.
+func (s *Service) LogParam(ctx context.Context, runID int64, key, value string) error {
+	if key == "" {
+		return errs.Invalidf("parameter key must not be empty")
+	}
+	_, err := s.db.Exec(ctx, `INSERT INTO run_params (run_id, key, value) VALUES (?, ?, ?)`, runID, key, value)
+	if db.IsUniqueViolation(err) {
+		return errs.Conflictf("run %d: parameter %q already logged", runID, key)
+	}
+	return err
+}
+
+// LogMetric appends a metric value at step.
+func (s *Service) LogMetric(ctx context.Context, runID int64, key string, value float64, step int64) error {
+	if key == "" {
+		return errs.Invalidf("metric key must not be empty")
+	}
+	if math.IsNaN(value) || math.IsInf(value, 0) {
+		return errs.Invalidf("metric %q: value must be finite", key)
+	}
+	_, err := s.db.Exec(ctx, `INSERT INTO run_metrics (run_id, key, value, step, at) VALUES (?, ?, ?, ?, ?)`, runID, key, value, step, s.now().UTC())
+	return err
+}
+
+// PutArtifact stores a file under the run.
+func (s *Service) PutArtifact(ctx context.Context, runID int64, p string, r io.Reader) error {
+	clean := path.Clean(p)
+	if err := blob.ValidateKey(clean); err != nil || clean != p {
+		return errs.Invalidf("artifact path %q: use a relative path without '..'", p)
+	}
+	key, size, err := blob.PutContent(ctx, s.blobs, r)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.Exec(ctx, `INSERT INTO run_artifacts (run_id, path, blob_key, size) VALUES (?, ?, ?, ?)`, runID, p, key, size)
+	if db.IsUniqueViolation(err) {
+		return errs.Conflictf("run %d: artifact %q already exists", runID, p)
+	}
+	return err
+}
+
+// OpenArtifact reads a run's artifact.
+func (s *Service) OpenArtifact(ctx context.Context, runID int64, p string) (io.ReadCloser, error) {
+	var key string
+	if err := s.db.QueryRow(ctx, `SELECT blob_key FROM run_artifacts WHERE run_id = ? AND path = ?`, runID, p).Scan(&key); err != nil {
+		return nil, db.NotFound(err, "run %d has no artifact %q", runID, p)
+	}
+	return s.blobs.Get(ctx, key)
+}
+
+// End sets a run's final status.
+func (s *Service) End(ctx context.Context, runID int64, status string) error {
+	if status != Finished && status != Failed && status != Killed {
+		return errs.Invalidf("run status %q: want finished, failed or killed", status)
+	}
+	return s.db.InTx(ctx, func(tx *db.Tx) error {
+		res, err := tx.Exec(ctx, `UPDATE runs SET status = ?, ended_at = ? WHERE id = ? AND status = 'running'`, status, s.now().UTC(), runID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return errs.Conflictf("run %d is not running", runID)
+		}
+		var project string
+		tx.QueryRow(ctx, `SELECT p.name FROM runs r JOIN experiments e ON e.id = r.experiment_id JOIN projects p ON p.id = e.project_id WHERE r.id = ?`, runID).Scan(&project)
+		return s.audit.AppendTx(ctx, tx, audit.Event{Action: "run.end", Project: project, Target: fmt.Sprintf("run:%d", runID), Outcome: audit.Success, Detail: audit.MarshalDetail(map[string]any{"status": status})})
+	})
+}
+
+const runCols = `r.id, p.name, e.name, r.name, r.status, r.dataset_version_id, r.started_at, r.ended_at, r.created_by`
+const runFrom = ` FROM runs r JOIN experiments e ON e.id = r.experiment_id JOIN projects p ON p.id = e.project_id `
+
+func scanRun(sc interface{ Scan(...any) error }) (Run, error) {
+	var (
+		r     Run
+		ds    sql.NullInt64
+		ended sql.NullTime
+	)
+	err := sc.Scan(&r.ID, &r.Project, &r.Experiment, &r.Name, &r.Status, &ds, &r.StartedAt, &ended, &r.CreatedBy)
+	if ds.Valid {
+		r.DatasetVersionID = &ds.Int64
+	}
+	if ended.Valid {
+		t := ended.Time.UTC()
+		r.EndedAt = &t
+	}
+	r.StartedAt = r.StartedAt.UTC()
+	return r, err
+}
+
+// Get returns a run with its parameters, latest metrics and artifacts.
+func (s *Service) Get(ctx context.Context, id int64) (Run, error) {
+	r, err := scanRun(s.db.QueryRow(ctx, `SELECT `+runCols+runFrom+`WHERE r.id = ?`, id))
+	if err != nil {
+		return r, db.NotFound(err, "run %d not found", id)
+	}
+	r.Params, r.Metrics = map[string]string{}, map[string]float64{}
+	rows, err := s.db.Query(ctx, `SELECT key, value FROM run_params WHERE run_id = ?`, id)
+	if err != nil {
+		return r, err
+	}
+	for rows.Next() {
+		var k, v string
+		rows.Scan(&k, &v)
+		r.Params[k] = v
+	}
+	rows.Close()
+	// Latest value per key: the highest step, then the latest time.
+	rows, err = s.db.Query(ctx, `SELECT key, value FROM run_metrics WHERE run_id = ? ORDER BY key, step, at`, id)
+	if err != nil {
+		return r, err
+	}
+	for rows.Next() {
+		var k string
+		var v float64
+		rows.Scan(&k, &v)
+		r.Metrics[k] = v
+	}
+	rows.Close()
+	rows, err = s.db.Query(ctx, `SELECT path, size, blob_key FROM run_artifacts WHERE run_id = ? ORDER BY path`, id)
+	if err != nil {
+		return r, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a Artifact
+		rows.Scan(&a.Path, &a.Size, &a.key)
+		r.Artifacts = append(r.Artifacts, a)
+	}
+	return r, rows.Err()
+}
+
+// List returns a project's runs, newest first, without details.
+func (s *Service) List(ctx context.Context, project string) ([]Run, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+runCols+runFrom+`WHERE p.name = ? ORDER BY r.id DESC LIMIT 500`, project)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Run
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
