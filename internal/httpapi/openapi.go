@@ -55,7 +55,7 @@ func (s *Server) OpenAPI(version string) map[string]any {
 			"version":     version,
 			"description": "REST API of hygie, the MLOps platform for hospital data teams. Authenticate with 'Authorization: Bearer <token>' or HTTP Basic (username, token).",
 		},
-		"paths": paths,
+		"paths":    paths,
 		"security": []any{map[string]any{"bearer": []any{}}, map[string]any{"basic": []any{}}},
 		"components": map[string]any{
 			"securitySchemes": map[string]any{
