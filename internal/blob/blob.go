@@ -136,9 +136,13 @@ func ContentKey(sum [sha256.Size]byte) string {
 // PutContent stores the content of r under its content address (see
 // ContentKey) and returns that key and the content size. If the key already
 // exists, nothing is written: equal keys mean equal content. The content is
-// spooled to a temporary file while hashing, so the stored bytes are exactly
-// the hashed ones.
+// spooled to a temporary file while hashing (os.CreateTemp; for Local, in
+// the store's own directory), so the stored bytes are exactly the hashed
+// ones.
 func PutContent(ctx context.Context, s Store, r io.Reader) (key string, size int64, err error) {
+	if cp, ok := s.(contentPutter); ok {
+		return cp.putContent(ctx, r)
+	}
 	f, err := os.CreateTemp("", "hygie-blob-*")
 	if err != nil {
 		return "", 0, fmt.Errorf("blob spool: %w", err)
@@ -165,6 +169,12 @@ func PutContent(ctx context.Context, s Store, r io.Reader) (key string, size int
 		return "", 0, err
 	}
 	return key, size, nil
+}
+
+// contentPutter is a Store that implements PutContent better than spooling
+// to the system's temporary directory.
+type contentPutter interface {
+	putContent(ctx context.Context, r io.Reader) (key string, size int64, err error)
 }
 
 // S3Config says how to reach an S3-compatible service.

@@ -108,6 +108,7 @@ func FuzzValidateKey(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	f.Cleanup(func() { l.Close() })
 	m := NewMemory()
 	f.Fuzz(func(t *testing.T, key string) {
 		err := ValidateKey(key)

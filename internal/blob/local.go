@@ -3,6 +3,7 @@ package blob
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -21,7 +22,8 @@ import (
 // Local is a Store in a directory: the object "a/b" is the file <dir>/a/b.
 //
 // Put writes a temporary file under <dir>/.hygie-tmp, fsyncs it, renames it
-// over the target and fsyncs the target's directory, so after a crash a key
+// over the target and fsyncs the target's directory (and those of any
+// directories it created), so after a crash a key
 // holds either its old or its new content, never a part. Temporary files
 // left by a crash are removed by NewLocal once a day old. All access goes
 // through an os.Root, so no key, symlink or race can reach outside dir.
@@ -77,58 +79,95 @@ func (l *Local) Dir() string { return l.dir }
 func (l *Local) Close() error { return l.root.Close() }
 
 // Put implements Store.
-func (l *Local) Put(ctx context.Context, key string, r io.Reader) (info Info, err error) {
+func (l *Local) Put(ctx context.Context, key string, r io.Reader) (Info, error) {
 	if err := ValidateKey(key); err != nil {
 		return Info{}, err
 	}
 	if err := ctx.Err(); err != nil {
 		return Info{}, err
 	}
+	t, err := l.spool(ctx, r, io.Discard)
+	if err != nil {
+		return Info{}, fmt.Errorf("blob put %q: %w", key, err)
+	}
+	defer l.root.Remove(t.name) // fails harmlessly once renamed
+	return l.commit(key, t)
+}
+
+// putContent is PutContent for Local: it spools into the store's own
+// temporary directory and renames from there, instead of copying the
+// content twice through the system's temporary directory.
+func (l *Local) putContent(ctx context.Context, r io.Reader) (string, int64, error) {
+	h := sha256.New()
+	t, err := l.spool(ctx, r, h)
+	if err != nil {
+		return "", 0, fmt.Errorf("blob spool: %w", err)
+	}
+	defer l.root.Remove(t.name)
+	key := ContentKey([sha256.Size]byte(h.Sum(nil)))
+	if _, err := l.Stat(ctx, key); err == nil {
+		return key, t.size, nil
+	} else if !errs.Is(err, errs.NotFound) {
+		return "", 0, err
+	}
+	if _, err := l.commit(key, t); err != nil {
+		return "", 0, err
+	}
+	return key, t.size, nil
+}
+
+// tempFile is a complete, fsynced and closed temporary file.
+type tempFile struct {
+	name    string // relative to the root
+	size    int64
+	modTime time.Time
+}
+
+// spool copies r to a new temporary file, and to w, and makes it durable.
+// On error it removes the file.
+func (l *Local) spool(ctx context.Context, r io.Reader, w io.Writer) (t tempFile, err error) {
+	f, err := l.createTemp()
+	if err != nil {
+		return tempFile{}, err
+	}
+	name := path.Join(reservedSegment, filepath.Base(f.Name()))
+	defer func() {
+		if err != nil {
+			f.Close()
+			l.root.Remove(name)
+		}
+	}()
+	t.name = name
+	if t.size, err = io.Copy(io.MultiWriter(f, w), ctxReader{ctx, r}); err != nil {
+		return tempFile{}, err
+	}
+	if err := f.Sync(); err != nil {
+		return tempFile{}, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return tempFile{}, err
+	}
+	t.modTime = fi.ModTime()
+	return t, f.Close()
+}
+
+// commit renames the temporary file t to key and makes the rename durable.
+func (l *Local) commit(key string, t tempFile) (Info, error) {
 	dir := path.Dir(key)
 	if err := l.mkdirs(key, dir); err != nil {
 		return Info{}, err
 	}
-	tmp, err := l.createTemp()
-	if err != nil {
-		return Info{}, fmt.Errorf("blob put %q: %w", key, err)
-	}
-	tmpName := path.Join(reservedSegment, filepath.Base(tmp.Name()))
-	closed, renamed := false, false
-	defer func() {
-		if !closed {
-			tmp.Close()
-		}
-		if !renamed {
-			l.root.Remove(tmpName)
-		}
-	}()
-
-	n, err := io.Copy(tmp, ctxReader{ctx, r})
-	if err != nil {
-		return Info{}, fmt.Errorf("blob put %q: %w", key, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return Info{}, fmt.Errorf("blob put %q: %w", key, err)
-	}
-	fi, err := tmp.Stat()
-	if err != nil {
-		return Info{}, fmt.Errorf("blob put %q: %w", key, err)
-	}
-	closed = true
-	if err := tmp.Close(); err != nil {
-		return Info{}, fmt.Errorf("blob put %q: %w", key, err)
-	}
 	if fi, err := l.root.Lstat(key); err == nil && fi.IsDir() {
 		return Info{}, errs.Conflictf("blob key %q: is a prefix of other keys, which a directory store cannot hold", key)
 	}
-	if err := l.root.Rename(tmpName, key); err != nil {
+	if err := l.root.Rename(t.name, key); err != nil {
 		return Info{}, fmt.Errorf("blob put %q: %w", key, err)
 	}
-	renamed = true
 	if err := l.syncDir(dir); err != nil {
 		return Info{}, fmt.Errorf("blob put %q: %w", key, err)
 	}
-	return Info{Key: key, Size: n, ModTime: fi.ModTime()}, nil
+	return Info{Key: key, Size: t.size, ModTime: t.modTime}, nil
 }
 
 // mkdirs creates the directory dir of key and makes the new entries durable.

@@ -192,3 +192,40 @@ func TestNewLocalErrors(t *testing.T) {
 		t.Error("NewLocal on a file succeeded")
 	}
 }
+
+func TestLocalPutContent(t *testing.T) {
+	ctx := t.Context()
+	l := newTestLocal(t)
+	key, size, err := PutContent(ctx, l, strings.NewReader("weights"))
+	if err != nil || size != 7 || !contentKeyRE.MatchString(key) {
+		t.Fatalf("PutContent = %q, %d, %v", key, size, err)
+	}
+	file := filepath.Join(l.Dir(), filepath.FromSlash(key))
+	before, err := os.Stat(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key2, _, err := PutContent(ctx, l, strings.NewReader("weights"))
+	if err != nil || key2 != key {
+		t.Fatalf("second PutContent = %q, %v", key2, err)
+	}
+	after, err := os.Stat(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(before, after) {
+		t.Error("second PutContent rewrote the file")
+	}
+	if _, _, err := PutContent(ctx, l, &failingReader{n: 100}); err == nil {
+		t.Error("PutContent with a failing reader succeeded")
+	}
+	// A content key whose path is taken is a conflict, not a silent loss.
+	blocked, _, _ := strings.Cut(key, "/")
+	l2 := newTestLocal(t)
+	mustPut(t, l2, blocked, []byte("a file where a directory should be"))
+	if _, _, err := PutContent(ctx, l2, strings.NewReader("weights")); !errs.Is(err, errs.Conflict) {
+		t.Errorf("PutContent under a file: %v, want conflict", err)
+	}
+	assertNoTempFiles(t, l)
+	assertNoTempFiles(t, l2)
+}

@@ -1,0 +1,322 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hygie-health/hygie/internal/app"
+	"github.com/hygie-health/hygie/internal/auth"
+	"github.com/hygie-health/hygie/internal/config"
+	"github.com/hygie-health/hygie/internal/db/dbtest"
+	"github.com/hygie-health/hygie/internal/demo"
+	"github.com/hygie-health/hygie/internal/demo/cohort"
+)
+
+func sqliteConfig(t *testing.T) config.Config {
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.Addr = "127.0.0.1:0"
+	return cfg
+}
+
+func postgresConfig(t *testing.T) config.Config {
+	cfg := sqliteConfig(t)
+	cfg.Database = dbtest.PostgresURL(t)
+	return cfg
+}
+
+// openDemo opens an app on cfg and runs the demo on it.
+func openDemo(t *testing.T, cfg config.Config) (*app.App, demo.Result) {
+	t.Helper()
+	ctx := context.Background()
+	a, err := app.Open(ctx, cfg, app.Options{Migrate: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	res, stop, err := demo.Run(ctx, a, &out, demo.Options{Patients: 400, Seed: 7, Listener: l})
+	if stop != nil {
+		t.Cleanup(func() { stop() })
+	}
+	if err != nil {
+		t.Fatalf("demo: %v\n%s", err, out.String())
+	}
+	return a, res
+}
+
+func TestDemoEndToEnd(t *testing.T) {
+	for name, cfg := range map[string]func(*testing.T) config.Config{"sqlite+local": sqliteConfig, "postgres+local": postgresConfig} {
+		t.Run(name, func(t *testing.T) {
+			c := cfg(t)
+			a, res := openDemo(t, c)
+			ctx := context.Background()
+			if res.TestMetrics["test_mse"] <= 0 || res.TestMetrics["test_mse"] > 2 || res.TestMetrics["test_r2"] < 0.8 {
+				t.Fatalf("test metrics implausible: %v", res.TestMetrics)
+			}
+			patients := cohort.Generate(3, 7)
+			if d := res.Prediction - patients[0].BMI; d > 2 || d < -2 {
+				t.Fatalf("prediction %.2f far from recorded BMI %.2f", res.Prediction, patients[0].BMI)
+			}
+			v, err := a.Registry.InEnvironment(ctx, demo.Model, "production")
+			if err != nil || v.Version != res.ModelVersion {
+				t.Fatalf("production version = %+v, %v", v, err)
+			}
+			p, err := a.Monitor.Prediction(ctx, res.PredictionID)
+			if err != nil || len(p.Feedback) != 1 || p.Feedback[0].User != "claire" || p.Feedback[0].Verdict != "correct" {
+				t.Fatalf("feedback not recorded: %+v, %v", p, err)
+			}
+			feat, err := a.Datasets.Get(ctx, demo.Project, "cohort_features", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lin, err := a.Datasets.Lineage(ctx, feat)
+			if err != nil || len(lin) != 3 || lin[2].Level != "identifying" || lin[1].Level != "pseudonymized" || !lin[2].Encrypted {
+				t.Fatalf("lineage = %+v, %v", lin, err)
+			}
+			rep, err := a.Audit.Verify(ctx)
+			if err != nil || !rep.OK || rep.Events < 20 {
+				t.Fatalf("audit = %+v, %v", rep, err)
+			}
+			// Running the demo again reuses the content-addressed versions
+			// and promotes a second model version.
+			l, _ := net.Listen("tcp", "127.0.0.1:0")
+			res2, stop, err := demo.Run(ctx, a, io.Discard, demo.Options{Patients: 400, Seed: 7, Listener: l})
+			if stop != nil {
+				defer stop()
+			}
+			if err != nil || res2.ModelVersion != res.ModelVersion+1 || res2.Dataset != res.Dataset {
+				t.Fatalf("second demo: %+v, %v", res2, err)
+			}
+			if old, _ := a.Registry.Version(ctx, demo.Model, res.ModelVersion); old.Environment != "archived" {
+				t.Fatalf("previous production version is %s, want archived", old.Environment)
+			}
+		})
+	}
+}
+
+// TestNoIdentifierLeavesTheVault scans everything the demo wrote outside
+// the database (blobs, keys) and the database file itself for the synthetic
+// patients' names and NIRs: identifying versions must be encrypted at rest.
+func TestNoIdentifierLeavesTheVault(t *testing.T) {
+	cfg := sqliteConfig(t)
+	var logs bytes.Buffer
+	ctx := context.Background()
+	a, err := app.Open(ctx, cfg, app.Options{Migrate: true, Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	var out bytes.Buffer
+	_, stop, err := demo.Run(ctx, a, &out, demo.Options{Patients: 300, Seed: 11, Listener: l})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	a.Close()
+	patients := cohort.Generate(300, 11)
+	var needles [][]byte
+	for _, p := range patients[:50] {
+		needles = append(needles, []byte(p.NIR), []byte(p.PatientID+","))
+	}
+	sources := map[string][]byte{"logs": logs.Bytes(), "demo output": out.Bytes()}
+	filepath.WalkDir(cfg.DataDir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b, _ := os.ReadFile(path)
+			sources[path] = b
+		}
+		return nil
+	})
+	if len(sources) < 4 {
+		t.Fatalf("only %d files scanned", len(sources))
+	}
+	for src, b := range sources {
+		for _, n := range needles {
+			if bytes.Contains(b, n) {
+				t.Fatalf("identifier %q found in %s", n, src)
+			}
+		}
+	}
+}
+
+func TestAPIBadInput(t *testing.T) {
+	a, res := openDemo(t, sqliteConfig(t))
+	ctx := context.Background()
+	ts := httptest.NewServer(a.Server)
+	defer ts.Close()
+	_, secret, _ := a.Auth.CreateToken(ctx, "marc", "t", auth.KindAPI, time.Hour, "")
+	tok, revoked, _ := a.Auth.CreateToken(ctx, "marc", "r", auth.KindAPI, time.Hour, "")
+	a.Auth.RevokeToken(ctx, "marc", tok.ID)
+	_, expiring, _ := a.Auth.CreateToken(ctx, "marc", "e", auth.KindAPI, time.Nanosecond, "")
+	time.Sleep(2 * time.Millisecond)
+	infer := ts.URL + "/v2/models/" + demo.Model + "/infer"
+	big := `{"inputs":[{"name":"taille_m","shape":[1],"datatype":"FP64","data":[` + strings.Repeat("1,", 20<<20) + `1]}]}`
+	cases := []struct {
+		name, method, url, ctype, body, token string
+		status                                int
+		code, msg                             string
+	}{
+		{"unknown route", "GET", ts.URL + "/api/v1/nope", "", "", secret, 404, "not_found", "no such endpoint"},
+		{"malformed JSON", "POST", infer, "application/json", `{"inputs": [`, secret, 400, "invalid", "malformed JSON"},
+		{"wrong content type", "POST", infer, "text/plain", `{}`, secret, 400, "invalid", "Content-Type"},
+		{"unknown field", "POST", infer, "application/json", `{"inputz": []}`, secret, 400, "invalid", "unknown field"},
+		{"missing input", "POST", infer, "application/json", `{"inputs":[{"name":"taille_m","shape":[1],"datatype":"FP64","data":[1.7]}]}`, secret, 400, "invalid", `"poids_kg" is missing`},
+		{"shape mismatch", "POST", infer, "application/json", `{"inputs":[{"name":"taille_m","shape":[2],"datatype":"FP64","data":[1.7]},{"name":"poids_kg","shape":[1],"datatype":"FP64","data":[70]}]}`, secret, 400, "invalid", "shape"},
+		{"string data", "POST", infer, "application/json", `{"inputs":[{"name":"taille_m","shape":[1],"datatype":"BYTES","data":["x"]}]}`, secret, 400, "invalid", "not numeric"},
+		{"oversize body", "POST", infer, "application/json", big, secret, 413, "invalid", "larger than"},
+		{"revoked token", "GET", ts.URL + "/api/v1/me", "", "", revoked, 401, "unauthenticated", "revoked"},
+		{"expired token", "GET", ts.URL + "/api/v1/me", "", "", expiring, 401, "unauthenticated", "expired"},
+		{"bad version", "GET", ts.URL + "/api/v1/projects/" + demo.Project + "/datasets/cohort/versions/x", "", "", secret, 400, "invalid", "positive integer"},
+		{"feedback by a scientist", "POST", ts.URL + "/api/v1/projects/" + demo.Project + "/predictions/" + res.PredictionID + "/feedback", "application/json", `{"verdict":"maybe"}`, secret, 403, "forbidden", "feedback.write"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tc.method, tc.url, strings.NewReader(tc.body))
+			if tc.ctype != "" {
+				req.Header.Set("Content-Type", tc.ctype)
+			}
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+			before, _ := a.Audit.Verify(ctx)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var body struct {
+				Error struct{ Code, Message, RequestID string } `json:"error"`
+			}
+			json.NewDecoder(resp.Body).Decode(&body)
+			if resp.StatusCode != tc.status || body.Error.Code != tc.code || !strings.Contains(body.Error.Message, tc.msg) {
+				t.Fatalf("HTTP %d %+v, want %d %s %q", resp.StatusCode, body.Error, tc.status, tc.code, tc.msg)
+			}
+			if resp.Header.Get("X-Request-Id") == "" {
+				t.Fatal("no request id")
+			}
+			after, _ := a.Audit.Verify(ctx)
+			if tc.status != 403 && after.Events != before.Events {
+				t.Fatalf("a refused request changed state (%d → %d audit events)", before.Events, after.Events)
+			}
+		})
+	}
+	n, _ := a.Monitor.Predictions(ctx, demo.Project, 1000)
+	if len(n) != 3 {
+		t.Fatalf("bad requests logged predictions: %d", len(n))
+	}
+}
+
+func TestOperationalEndpoints(t *testing.T) {
+	a, _ := openDemo(t, sqliteConfig(t))
+	ts := httptest.NewServer(a.Server)
+	defer ts.Close()
+	get := func(path string) (int, string) {
+		resp, err := http.Get(ts.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if c, b := get("/healthz"); c != 200 || !strings.Contains(b, "ok") {
+		t.Fatalf("healthz %d %s", c, b)
+	}
+	if c, b := get("/readyz"); c != 200 || !strings.Contains(b, `"database": "ok"`) || !strings.Contains(b, `"blobs": "ok"`) {
+		t.Fatalf("readyz %d %s", c, b)
+	}
+	c, b := get("/metrics")
+	if c != 200 || !strings.Contains(b, `hygie_http_requests_total{method="GET",route="/readyz",status="200"}`) {
+		t.Fatalf("metrics %d: missing request counter", c)
+	}
+	if strings.Contains(b, demo.Model) || strings.Contains(b, "cohort") {
+		t.Fatal("metrics labels carry object names")
+	}
+	c, b = get("/api/v1/openapi.json")
+	var doc struct {
+		OpenAPI string                    `json:"openapi"`
+		Paths   map[string]map[string]any `json:"paths"`
+	}
+	if c != 200 || json.Unmarshal([]byte(b), &doc) != nil || doc.OpenAPI == "" {
+		t.Fatalf("openapi %d", c)
+	}
+	for _, rt := range a.Server.Routes() {
+		if rt.Web {
+			continue
+		}
+		if _, ok := doc.Paths[rt.Pattern][strings.ToLower(rt.Method)]; !ok {
+			t.Errorf("route %s %s missing from the OpenAPI document", rt.Method, rt.Pattern)
+		}
+	}
+	// The readiness check fails when the database is gone.
+	a.DB.Close()
+	if c, _ := get("/readyz"); c != 503 {
+		t.Fatalf("readyz with a closed database: %d", c)
+	}
+}
+
+func TestGracefulShutdown(t *testing.T) {
+	cfg := sqliteConfig(t)
+	a, err := app.Open(context.Background(), cfg, app.Options{Migrate: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	l, _ := a.Listen()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx, l) }()
+	if resp, err := http.Get("http://" + l.Addr().String() + "/healthz"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("server not answering: %v", err)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no shutdown")
+	}
+	if _, err := http.Get("http://" + l.Addr().String() + "/healthz"); err == nil {
+		t.Fatal("still serving after shutdown")
+	}
+}
+
+func TestOpenRefusesBadSetup(t *testing.T) {
+	ctx := context.Background()
+	quiet := app.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	cfg := sqliteConfig(t)
+	// Unmigrated schema: only migrating commands may open it.
+	if _, err := app.Open(ctx, cfg, quiet); err == nil || !strings.Contains(err.Error(), "hygie migrate") {
+		t.Fatalf("unmigrated database: %v", err)
+	}
+	// An unwritable data directory is named.
+	ro := sqliteConfig(t)
+	os.WriteFile(filepath.Join(ro.DataDir, "file"), nil, 0o600)
+	ro.DataDir = filepath.Join(ro.DataDir, "file", "sub")
+	if _, err := app.Open(ctx, ro, quiet); err == nil || !strings.Contains(err.Error(), "setting data") {
+		t.Fatalf("bad data dir: %v", err)
+	}
+	// A missing master key file configured explicitly is an error, not a new key.
+	mk := sqliteConfig(t)
+	mk.MasterKeyFile = filepath.Join(t.TempDir(), "absent.key")
+	quiet.Migrate = true
+	if _, err := app.Open(ctx, mk, quiet); err == nil || !strings.Contains(err.Error(), "master key") {
+		t.Fatalf("missing master key: %v", err)
+	}
+}

@@ -1,0 +1,332 @@
+// Package demo runs hygie's end-to-end walking skeleton on a synthetic
+// cohort: import → pseudonymize → transform → train → register and promote
+// → serve → clinician feedback. Each stage goes through the same services,
+// permissions and audit log as real use, acting as a user with the right
+// role; the serving and feedback stages go over real HTTP.
+package demo
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/hygie-health/hygie/internal/app"
+	"github.com/hygie-health/hygie/internal/auth"
+	"github.com/hygie-health/hygie/internal/dataset"
+	"github.com/hygie-health/hygie/internal/demo/cohort"
+	"github.com/hygie-health/hygie/internal/errs"
+	"github.com/hygie-health/hygie/internal/recipe"
+	"github.com/hygie-health/hygie/internal/registry"
+	"github.com/hygie-health/hygie/internal/serve"
+	"github.com/hygie-health/hygie/internal/train"
+)
+
+// Project and model names the demo uses.
+const (
+	Project = "demo-bmi"
+	Model   = "demo-bmi-linear"
+)
+
+// Options tunes the demo.
+type Options struct {
+	Patients int
+	Seed     int64
+	// Listener serves the HTTP stages; Run closes it when it returns
+	// unless Keep is set.
+	Listener net.Listener
+	// Progress receives progress bars (nil: none).
+	Progress io.Writer
+}
+
+// Result is what the demo leaves behind.
+type Result struct {
+	BaseURL      string             `json:"base_url"`
+	AdminToken   string             `json:"admin_token"`
+	ClinicianTok string             `json:"clinician_token"`
+	Dataset      string             `json:"dataset"`
+	RunID        int64              `json:"run_id"`
+	TestMetrics  map[string]float64 `json:"test_metrics"`
+	ModelVersion int                `json:"model_version"`
+	PredictionID string             `json:"prediction_id"`
+	Prediction   float64            `json:"prediction"`
+	Curl         string             `json:"curl"`
+}
+
+// The recipe of stage 3: the seed example's unit conversion.
+const heightRecipe = `name: height-in-metres
+steps:
+  - convert: {column: taille_cm, from: cm, to: m, as: taille_m, digits: 3}
+`
+
+// Run executes the seven stages, printing each to out. The HTTP server runs
+// on o.Listener until ctx ends or serveDone is closed by the caller; Run
+// returns once the stages are done and leaves the server running, returning
+// a function that stops it.
+func Run(ctx context.Context, a *app.App, out io.Writer, o Options) (Result, func() error, error) {
+	if o.Patients <= 0 {
+		o.Patients = 2000
+	}
+	var res Result
+	step := func(n int, title string) { fmt.Fprintf(out, "\n[%d/7] %s\n", n, title) }
+
+	users, err := setup(ctx, a)
+	if err != nil {
+		return res, nil, fmt.Errorf("set up the demo project and users: %w", err)
+	}
+	as := func(name string) context.Context { return auth.WithPrincipal(ctx, users[name]) }
+	fmt.Fprintf(out, "project %q with users sophie (steward), marc (scientist), claire (clinician-validator)\n", Project)
+
+	// 1. Import.
+	step(1, "Import the warehouse extract (synthetic cohort) as an identifying dataset version")
+	patients := cohort.Generate(o.Patients, o.Seed)
+	var csv bytes.Buffer
+	if err := cohort.WriteCSV(&csv, patients); err != nil {
+		return res, nil, err
+	}
+	bar := newBar(o.Progress, int64(csv.Len()), "reading extract")
+	t, err := dataset.ReadCSV(io.TeeReader(&csv, bar), "cohort.csv")
+	if err != nil {
+		return res, nil, err
+	}
+	bar.Finish()
+	suggested := dataset.SuggestRoles(t.Names())
+	roles := map[string]dataset.Role{
+		"patient_id": dataset.RolePatientID, "nom": dataset.RoleDirectIdentifier, "prenom": dataset.RoleDirectIdentifier,
+		"nir": dataset.RoleDirectIdentifier, "sexe": dataset.RoleQuasiIdentifier, "date_naissance": dataset.RoleQuasiIdentifier,
+		"taille_cm": dataset.RoleFeature, "poids_kg": dataset.RoleFeature, "imc": dataset.RoleTarget,
+	}
+	if err := t.SetRoles(roles); err != nil {
+		return res, nil, err
+	}
+	raw, created, err := a.Datasets.Create(as("sophie"), dataset.NewVersion{Project: Project, Dataset: "cohort", Table: t, Level: dataset.Identifying})
+	if err != nil {
+		return res, nil, err
+	}
+	fmt.Fprintf(out, "  %s: %d rows, %d columns, level %s, encrypted at rest: %v%s\n", raw.Ref(), raw.Rows, len(raw.Columns), raw.Level, raw.Encrypted, reused(created))
+	fmt.Fprintf(out, "  roles suggested from column names (confirmed by the steward): %s\n", fmtRoles(suggested))
+
+	// 2. Pseudonymize.
+	step(2, "Pseudonymize: keyed pseudonyms (HMAC-SHA256, project key), direct identifiers dropped")
+	pr, err := a.Pseudo.Pseudonymize(as("sophie"), raw)
+	if err != nil {
+		return res, nil, err
+	}
+	fmt.Fprintf(out, "  %s (parent %s): pseudonymized %v, dropped %v, year only %v%s\n", pr.Version.Ref(), pr.Version.Parent,
+		pr.Pseudonymized, pr.Dropped, pr.Generalized, reused(pr.Created))
+
+	// 3. Transform.
+	step(3, "Transform by recipe: height cm → m")
+	feat, created, err := recipe.Transform(as("marc"), a.Datasets, pr.Version, []byte(heightRecipe), "cohort_features")
+	if err != nil {
+		return res, nil, err
+	}
+	res.Dataset = feat.Ref()
+	fmt.Fprintf(out, "  %s (parent %s), columns %s%s\n", feat.Ref(), feat.Parent, strings.Join(colNames(feat.Columns), ", "), reused(created))
+
+	// 4. Train.
+	step(4, "Train a linear regression of BMI on height and weight, evaluate on a held-out split")
+	tr, err := train.Linear(as("marc"), a.Datasets, a.Runs, feat, train.Spec{Experiment: "bmi", RunName: "linear-imc",
+		Features: []string{"taille_m", "poids_kg"}, Target: "imc", TestFraction: 0.25, Seed: o.Seed})
+	if err != nil {
+		return res, nil, err
+	}
+	res.RunID, res.TestMetrics = tr.Run.ID, tr.Test
+	fmt.Fprintf(out, "  run %d: %s rows train / %s test; test MSE %.4f, RMSE %.4f, R² %.4f\n", tr.Run.ID, tr.Run.Params["train_rows"], tr.Run.Params["test_rows"],
+		tr.Test["test_mse"], tr.Test["test_rmse"], tr.Test["test_r2"])
+
+	// 5. Register and promote.
+	step(5, "Register the model and promote it dev → test → integration → production through the gate")
+	gate := registry.Rule{Metric: "test_mse", Op: "<=", Threshold: 2.0}
+	if err := a.Registry.SetGate(as("admin"), Project, gate); err != nil {
+		return res, nil, err
+	}
+	mv, err := a.Registry.Register(as("marc"), Project, Model, tr.Run.ID, train.ModelArtifact, serve.FlavorLinear, registry.Signature{
+		Inputs:  []registry.Tensor{{Name: "taille_m", Datatype: "FP64"}, {Name: "poids_kg", Datatype: "FP64"}},
+		Outputs: []registry.Tensor{{Name: "imc", Datatype: "FP64"}},
+	})
+	if err != nil {
+		return res, nil, err
+	}
+	res.ModelVersion = mv.Version
+	fmt.Fprintf(out, "  %s version %d registered from run %d; gate: %s\n", Model, mv.Version, tr.Run.ID, gate)
+	for _, env := range []string{"dev", "test", "integration", "production"} {
+		p, err := a.Registry.Promote(as("marc"), Model, mv.Version, env)
+		if err != nil {
+			return res, nil, err
+		}
+		fmt.Fprintf(out, "  %-11s → %-11s %s\n", p.From, p.To, strings.Join(p.Checks, "; "))
+	}
+
+	// 6. Serve.
+	step(6, "Serve over the Open Inference Protocol and log predictions")
+	stop := serveInBackground(ctx, a, o.Listener)
+	res.BaseURL = "http://" + o.Listener.Addr().String()
+	clin, err := token(ctx, a, "claire")
+	if err != nil {
+		return res, stop, err
+	}
+	res.ClinicianTok = clin
+	if res.AdminToken, err = token(ctx, a, "admin"); err != nil {
+		return res, stop, err
+	}
+	sample := patients[:3]
+	var h, w []float64
+	for _, p := range sample {
+		h = append(h, p.HeightCM/100)
+		w = append(w, p.WeightKG)
+	}
+	body := map[string]any{"id": "demo-1", "inputs": []map[string]any{
+		{"name": "taille_m", "shape": []int{len(h)}, "datatype": "FP64", "data": h},
+		{"name": "poids_kg", "shape": []int{len(w)}, "datatype": "FP64", "data": w},
+	}}
+	var resp serve.Response
+	if err := call(ctx, res.BaseURL+"/v2/models/"+Model+"/infer", clin, body, &resp); err != nil {
+		return res, stop, fmt.Errorf("inference request: %w", err)
+	}
+	ids, _ := resp.Parameters["prediction_ids"].([]any)
+	if len(resp.Outputs) == 0 || len(ids) != len(sample) {
+		return res, stop, fmt.Errorf("inference response has no outputs or prediction ids")
+	}
+	res.PredictionID, _ = ids[0].(string)
+	res.Prediction = resp.Outputs[0].Data[0]
+	for i := range sample {
+		fmt.Fprintf(out, "  taille %.2f m, poids %.1f kg → IMC predicted %.2f (recorded %.2f)\n", h[i], w[i], resp.Outputs[0].Data[i], sample[i].BMI)
+	}
+	fmt.Fprintf(out, "  %d predictions logged by %s version %s\n", len(ids), resp.ModelName, resp.ModelVersion)
+
+	// 7. Feedback.
+	step(7, "Clinician feedback on a prediction")
+	var fb map[string]any
+	if err := call(ctx, res.BaseURL+"/api/v1/projects/"+Project+"/predictions/"+res.PredictionID+"/feedback", clin,
+		map[string]any{"verdict": "correct", "comment": "consistent with the chart"}, &fb); err != nil {
+		return res, stop, fmt.Errorf("feedback: %w", err)
+	}
+	fmt.Fprintf(out, "  claire marked prediction %s as %v\n", res.PredictionID, fb["verdict"])
+
+	rep, err := a.Audit.Verify(ctx)
+	if err != nil {
+		return res, stop, err
+	}
+	fmt.Fprintf(out, "\naudit chain: %d events, verified %v\n", rep.Events, rep.OK)
+	res.Curl = fmt.Sprintf(`curl -s -H "Authorization: Bearer %s" -H "Content-Type: application/json" \
+  -d '{"inputs":[{"name":"taille_m","shape":[1],"datatype":"FP64","data":[1.72]},{"name":"poids_kg","shape":[1],"datatype":"FP64","data":[68.5]}]}' \
+  %s/v2/models/%s/infer`, clin, res.BaseURL, Model)
+	return res, stop, nil
+}
+
+// setup creates (or reuses) the demo project, its users and their roles,
+// and returns their principals.
+func setup(ctx context.Context, a *app.App) (map[string]*auth.Principal, error) {
+	if n, err := a.Auth.CountUsers(ctx); err != nil {
+		return nil, err
+	} else if n == 0 {
+		if _, err := a.Auth.CreateUser(ctx, "admin", "Administrator", "", true); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := a.Projects.Create(ctx, Project, "Demo: BMI from height and weight", "The walking skeleton of the lifecycle, on a synthetic cohort."); err != nil && !errs.Is(err, errs.Conflict) {
+		return nil, err
+	}
+	members := []struct {
+		name, display string
+		role          auth.Role
+	}{
+		{"sophie", "Sophie Bernard (data steward)", auth.RoleSteward},
+		{"marc", "Marc Lefèvre (data scientist)", auth.RoleScientist},
+		{"claire", "Dr Claire Martin (clinician)", auth.RoleClinicianValidator},
+	}
+	for _, m := range members {
+		if _, err := a.Auth.CreateUser(ctx, m.name, m.display, "", false); err != nil && !errs.Is(err, errs.Conflict) {
+			return nil, err
+		}
+		if err := a.Auth.Grant(ctx, Project, m.name, m.role); err != nil && !errs.Is(err, errs.Conflict) {
+			return nil, err
+		}
+	}
+	out := map[string]*auth.Principal{}
+	for _, n := range []string{"admin", "sophie", "marc", "claire"} {
+		p, err := a.Auth.PrincipalOf(ctx, n)
+		if err != nil {
+			return nil, err
+		}
+		out[n] = p
+	}
+	return out, nil
+}
+
+// token issues a demo API token valid for a day.
+func token(ctx context.Context, a *app.App, user string) (string, error) {
+	_, secret, err := a.Auth.CreateToken(ctx, user, "demo", auth.KindAPI, 24*time.Hour, "")
+	return secret, err
+}
+
+func serveInBackground(ctx context.Context, a *app.App, l net.Listener) func() error {
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- a.Run(sctx, l) }()
+	return func() error {
+		cancel()
+		return <-done
+	}
+}
+
+func call(ctx context.Context, url, tok string, in, out any) error {
+	b, _ := json.Marshal(in)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(data)))
+	}
+	return json.Unmarshal(data, out)
+}
+
+func newBar(w io.Writer, n int64, desc string) *progressbar.ProgressBar {
+	if w == nil {
+		w = io.Discard
+	}
+	return progressbar.NewOptions64(n, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription("  "+desc),
+		progressbar.OptionShowBytes(true), progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(50*time.Millisecond))
+}
+
+func reused(created bool) string {
+	if created {
+		return ""
+	}
+	return " (same content as before: existing version reused)"
+}
+
+func fmtRoles(m map[string]dataset.Role) string {
+	var parts []string
+	for _, c := range []string{"patient_id", "nom", "prenom", "nir", "sexe", "date_naissance"} {
+		if r, ok := m[c]; ok {
+			parts = append(parts, c+"→"+string(r))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func colNames(cs []dataset.Column) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.Name
+	}
+	return out
+}

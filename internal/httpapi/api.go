@@ -1,0 +1,676 @@
+package httpapi
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hygie-health/hygie/internal/audit"
+	"github.com/hygie-health/hygie/internal/auth"
+	"github.com/hygie-health/hygie/internal/dataset"
+	"github.com/hygie-health/hygie/internal/errs"
+	"github.com/hygie-health/hygie/internal/monitor"
+	"github.com/hygie-health/hygie/internal/privacy/pseudo"
+	"github.com/hygie-health/hygie/internal/project"
+	"github.com/hygie-health/hygie/internal/recipe"
+	"github.com/hygie-health/hygie/internal/registry"
+	"github.com/hygie-health/hygie/internal/serve"
+	"github.com/hygie-health/hygie/internal/track"
+	"github.com/hygie-health/hygie/internal/train"
+)
+
+// Services are the feature services the API exposes.
+type Services struct {
+	Auth     *auth.Service
+	Audit    *audit.Log
+	Projects *project.Service
+	Datasets *dataset.Service
+	Pseudo   *pseudo.Service
+	Runs     *track.Service
+	Registry *registry.Service
+	Serve    *serve.Service
+	Monitor  *monitor.Service
+}
+
+// AddAPI registers the REST API (/api/v1) and the Open Inference Protocol (/v2).
+func (s *Server) AddAPI(svc Services) {
+	a := &api{Services: svc}
+	const (
+		admin = "administration"
+		proj  = "projects"
+		data  = "datasets"
+		model = "models"
+		oip   = "inference (Open Inference Protocol v2)"
+	)
+	s.Add(
+		Route{Method: "GET", Pattern: "/api/v1/me", Summary: "The authenticated user and their roles", Tag: admin, Scope: Authenticated, Handler: a.me},
+		Route{Method: "GET", Pattern: "/api/v1/users", Summary: "List users", Tag: admin, Scope: Instance, Perm: auth.PermUsersManage, Handler: a.listUsers},
+		Route{Method: "POST", Pattern: "/api/v1/users", Summary: "Create a user", Tag: admin, Scope: Instance, Perm: auth.PermUsersManage, Handler: a.createUser},
+		Route{Method: "GET", Pattern: "/api/v1/tokens", Summary: "List my API tokens", Tag: admin, Scope: Authenticated, Handler: a.listTokens},
+		Route{Method: "POST", Pattern: "/api/v1/tokens", Summary: "Create an API token for myself (the secret is shown once)", Tag: admin, Scope: Authenticated, Handler: a.createToken},
+		Route{Method: "DELETE", Pattern: "/api/v1/tokens/{id}", Summary: "Revoke one of my tokens", Tag: admin, Scope: Authenticated, Handler: a.revokeToken},
+		Route{Method: "GET", Pattern: "/api/v1/audit", Summary: "Audit events (filters: user, project, action, since, until, limit)", Tag: admin, Scope: Instance, Perm: auth.PermAuditReadAll, Handler: a.listAudit},
+		Route{Method: "GET", Pattern: "/api/v1/audit/verify", Summary: "Verify the audit hash chain", Tag: admin, Scope: Instance, Perm: auth.PermAuditReadAll, Handler: a.verifyAudit},
+
+		Route{Method: "GET", Pattern: "/api/v1/projects", Summary: "Projects I can see", Tag: proj, Scope: Authenticated, Handler: a.listProjects},
+		Route{Method: "POST", Pattern: "/api/v1/projects", Summary: "Create a project", Tag: proj, Scope: Instance, Perm: auth.PermProjectCreate, Handler: a.createProject},
+		Route{Method: "GET", Pattern: "/api/v1/projects/{project}", Summary: "A project", Tag: proj, Scope: Project, Perm: auth.PermProjectRead, Handler: a.getProject},
+		Route{Method: "GET", Pattern: "/api/v1/projects/{project}/members", Summary: "Members and roles", Tag: proj, Scope: Project, Perm: auth.PermProjectRead, Handler: a.listMembers},
+		Route{Method: "POST", Pattern: "/api/v1/projects/{project}/members", Summary: "Grant a role", Tag: proj, Scope: Project, Perm: auth.PermProjectManage, Handler: a.grant},
+		Route{Method: "DELETE", Pattern: "/api/v1/projects/{project}/members/{username}/{role}", Summary: "Revoke a role", Tag: proj, Scope: Project, Perm: auth.PermProjectManage, Handler: a.revoke},
+		Route{Method: "GET", Pattern: "/api/v1/projects/{project}/audit", Summary: "The project's audit events", Tag: proj, Scope: Project, Perm: auth.PermAuditRead, Handler: a.projectAudit},
+
+		Route{Method: "GET", Pattern: "/api/v1/projects/{project}/datasets", Summary: "Datasets (latest versions)", Tag: data, Scope: Project, Perm: auth.PermDatasetRead, Handler: a.listDatasets},
+		Route{Method: "POST", Pattern: "/api/v1/projects/{project}/datasets/{dataset}/versions", Summary: "Import a CSV body as a new version (query: level, role.<column>=<role>)", Tag: data, Scope: Project, Perm: auth.PermDatasetWrite, Handler: a.importDataset},
+		Route{Method: "GET", Pattern: "/api/v1/projects/{project}/datasets/{dataset}/versions", Summary: "Versions of a dataset", Tag: data, Scope: Project, Perm: auth.PermDatasetRead, Handler: a.listVersions},
+		Route{Method: "GET", Pattern: "/api/v1/projects/{project}/datasets/{dataset}/versions/{version}", Summary: "A dataset version's metadata", Tag: data, Scope: Project, Perm: auth.PermDatasetRead, Handler: a.getVersion},
+		Route{Method: "GET", Pattern: "/api/v1/projects/{project}/datasets/{dataset}/versions/{version}/lineage", Summary: "A version and its ancestors", Tag: data, Scope: Project, Perm: auth.PermDatasetRead, Handler: a.lineage},
+		Route{Method: "GET", Pattern: "/api/v1/projects/{project}/datasets/{dataset}/versions/{version}/content", Summary: "Export a version as CSV (identifying versions: stewards only, audited)", Tag: data, Scope: Project, Perm: auth.PermDatasetRead, Handler: a.exportVersion},
+		Route{Method: "POST", Pattern: "/api/v1/projects/{project}/datasets/{dataset}/versions/{version}/pseudonymize", Summary: "Derive a pseudonymized version", Tag: data, Scope: Project, Perm: auth.PermIdentifyingData, Handler: a.pseudonymize},
+		Route{Method: "POST", Pattern: "/api/v1/projects/{project}/datasets/{dataset}/versions/{version}/transform", Summary: "Apply a YAML recipe (body) to derive a new version (query: output)", Tag: data, Scope: Project, Perm: auth.PermDatasetWrite, Handler: a.transform},
+
+		Route{Method: "GET", Pattern: "/api/v1/projects/{project}/runs", Summary: "Runs", Tag: model, Scope: Project, Perm: auth.PermRunRead, Handler: a.listRuns},
+		Route{Method: "POST", Pattern: "/api/v1/projects/{project}/runs", Summary: "Train a built-in linear regression on a dataset version", Tag: model, Scope: Project, Perm: auth.PermRunWrite, Handler: a.trainRun},
+		Route{Method: "GET", Pattern: "/api/v1/projects/{project}/runs/{run}", Summary: "A run with params, metrics and artifacts", Tag: model, Scope: Project, Perm: auth.PermRunRead, Handler: a.getRun},
+		Route{Method: "GET", Pattern: "/api/v1/projects/{project}/models", Summary: "Model versions and their environments", Tag: model, Scope: Project, Perm: auth.PermModelRead, Handler: a.listModels},
+		Route{Method: "POST", Pattern: "/api/v1/projects/{project}/models", Summary: "Register a run's model as a new model version", Tag: model, Scope: Project, Perm: auth.PermModelWrite, Handler: a.registerModel},
+		Route{Method: "POST", Pattern: "/api/v1/projects/{project}/models/{model}/versions/{version}/promote", Summary: "Promote to the next environment, checking the gates", Tag: model, Scope: Project, Perm: auth.PermModelPromote, Handler: a.promote},
+		Route{Method: "GET", Pattern: "/api/v1/projects/{project}/gates", Summary: "Validation gate rules", Tag: model, Scope: Project, Perm: auth.PermModelRead, Handler: a.listGates},
+		Route{Method: "PUT", Pattern: "/api/v1/projects/{project}/gates", Summary: "Set a validation gate rule", Tag: model, Scope: Project, Perm: auth.PermProjectManage, Handler: a.setGate},
+		Route{Method: "GET", Pattern: "/api/v1/projects/{project}/predictions", Summary: "Latest logged predictions", Tag: model, Scope: Project, Perm: auth.PermPredictionsRead, Handler: a.listPredictions},
+		Route{Method: "POST", Pattern: "/api/v1/projects/{project}/predictions/{id}/feedback", Summary: "A clinician's verdict on a prediction", Tag: model, Scope: Project, Perm: auth.PermFeedbackWrite, Handler: a.feedback},
+
+		Route{Method: "GET", Pattern: "/v2", Summary: "Server metadata", Tag: oip, Scope: Public, Handler: a.oipServer},
+		Route{Method: "GET", Pattern: "/v2/health/live", Summary: "Server liveness", Tag: oip, Scope: Public, Handler: a.oipLive},
+		Route{Method: "GET", Pattern: "/v2/health/ready", Summary: "Server readiness", Tag: oip, Scope: Public, Handler: a.oipLive},
+		Route{Method: "GET", Pattern: "/v2/models/{name}", Summary: "Model metadata (production version)", Tag: oip, Scope: Project, Perm: auth.PermModelRead, ProjectOf: a.modelProject, Handler: a.oipModel},
+		Route{Method: "GET", Pattern: "/v2/models/{name}/versions/{version}", Summary: "Model metadata", Tag: oip, Scope: Project, Perm: auth.PermModelRead, ProjectOf: a.modelProject, Handler: a.oipModel},
+		Route{Method: "GET", Pattern: "/v2/models/{name}/ready", Summary: "Model readiness", Tag: oip, Scope: Project, Perm: auth.PermModelRead, ProjectOf: a.modelProject, Handler: a.oipModelReady},
+		Route{Method: "GET", Pattern: "/v2/models/{name}/versions/{version}/ready", Summary: "Model version readiness", Tag: oip, Scope: Project, Perm: auth.PermModelRead, ProjectOf: a.modelProject, Handler: a.oipModelReady},
+		Route{Method: "POST", Pattern: "/v2/models/{name}/infer", Summary: "Inference with the production version", Tag: oip, Scope: Project, Perm: auth.PermPredict, ProjectOf: a.modelProject, Handler: a.oipInfer},
+		Route{Method: "POST", Pattern: "/v2/models/{name}/versions/{version}/infer", Summary: "Inference with a given version", Tag: oip, Scope: Project, Perm: auth.PermPredict, ProjectOf: a.modelProject, Handler: a.oipInfer},
+	)
+}
+
+type api struct{ Services }
+
+func (a *api) me(w http.ResponseWriter, r *http.Request) error {
+	return WriteJSON(w, http.StatusOK, auth.FromContext(r.Context()))
+}
+
+func (a *api) listUsers(w http.ResponseWriter, r *http.Request) error {
+	us, err := a.Auth.Users(r.Context())
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusOK, map[string]any{"users": us})
+}
+
+func (a *api) createUser(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Username    string `json:"username"`
+		DisplayName string `json:"display_name"`
+		Password    string `json:"password"`
+		Admin       bool   `json:"admin"`
+	}
+	if err := DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	u, err := a.Auth.CreateUser(r.Context(), in.Username, in.DisplayName, in.Password, in.Admin)
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusCreated, u)
+}
+
+func (a *api) listTokens(w http.ResponseWriter, r *http.Request) error {
+	ts, err := a.Auth.Tokens(r.Context(), auth.FromContext(r.Context()).Username)
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusOK, map[string]any{"tokens": ts})
+}
+
+func (a *api) createToken(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Name      string `json:"name"`
+		ExpiresIn string `json:"expires_in"` // Go duration, e.g. 720h; empty: never
+	}
+	if err := DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	var ttl time.Duration
+	if in.ExpiresIn != "" {
+		d, err := time.ParseDuration(in.ExpiresIn)
+		if err != nil || d <= 0 {
+			return errs.Invalidf("expires_in %q: want a positive duration such as 720h", in.ExpiresIn)
+		}
+		ttl = d
+	}
+	t, secret, err := a.Auth.CreateToken(r.Context(), auth.FromContext(r.Context()).Username, in.Name, auth.KindAPI, ttl, "")
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusCreated, map[string]any{"token": t, "secret": secret, "note": "store the secret now: it is not shown again"})
+}
+
+func (a *api) revokeToken(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathInt(r, "id")
+	if err != nil {
+		return err
+	}
+	if err := a.Auth.RevokeToken(r.Context(), auth.FromContext(r.Context()).Username, int64(id)); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func auditFilter(r *http.Request) (audit.Filter, error) {
+	q := r.URL.Query()
+	f := audit.Filter{Actor: q.Get("user"), Project: q.Get("project"), Action: q.Get("action")}
+	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
+		if v := q.Get(name); v != "" {
+			t, err := parseTime(v)
+			if err != nil {
+				return f, errs.Invalidf("query %s: want RFC 3339 time or YYYY-MM-DD, got %q", name, v)
+			}
+			*dst = t
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return f, errs.Invalidf("query limit: want a positive integer")
+		}
+		f.Limit = n
+	}
+	return f, nil
+}
+
+func parseTime(v string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	return time.Parse(time.DateOnly, v)
+}
+
+func (a *api) listAudit(w http.ResponseWriter, r *http.Request) error {
+	f, err := auditFilter(r)
+	if err != nil {
+		return err
+	}
+	ev, err := a.Audit.List(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusOK, map[string]any{"events": ev})
+}
+
+func (a *api) projectAudit(w http.ResponseWriter, r *http.Request) error {
+	f, err := auditFilter(r)
+	if err != nil {
+		return err
+	}
+	f.Project = r.PathValue("project")
+	ev, err := a.Audit.List(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusOK, map[string]any{"events": ev})
+}
+
+func (a *api) verifyAudit(w http.ResponseWriter, r *http.Request) error {
+	rep, err := a.Audit.Verify(r.Context())
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusOK, rep)
+}
+
+func (a *api) listProjects(w http.ResponseWriter, r *http.Request) error {
+	p := auth.FromContext(r.Context())
+	all, err := a.Projects.List(r.Context())
+	if err != nil {
+		return err
+	}
+	out := []project.Project{}
+	for _, pr := range all {
+		if p.Can(pr.Name, auth.PermProjectRead) {
+			out = append(out, pr)
+		}
+	}
+	return WriteJSON(w, http.StatusOK, map[string]any{"projects": out})
+}
+
+func (a *api) createProject(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Name        string `json:"name"`
+		Title       string `json:"title"`
+		Description string `json:"description"`
+	}
+	if err := DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	p, err := a.Projects.Create(r.Context(), in.Name, in.Title, in.Description)
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusCreated, p)
+}
+
+func (a *api) getProject(w http.ResponseWriter, r *http.Request) error {
+	p, err := a.Projects.Get(r.Context(), r.PathValue("project"))
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusOK, p)
+}
+
+func (a *api) listMembers(w http.ResponseWriter, r *http.Request) error {
+	if _, err := a.Projects.Get(r.Context(), r.PathValue("project")); err != nil {
+		return err
+	}
+	m, err := a.Auth.Members(r.Context(), r.PathValue("project"))
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusOK, map[string]any{"members": m})
+}
+
+func (a *api) grant(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Username string    `json:"username"`
+		Role     auth.Role `json:"role"`
+	}
+	if err := DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	if err := a.Auth.Grant(r.Context(), r.PathValue("project"), in.Username, in.Role); err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusCreated, in)
+}
+
+func (a *api) revoke(w http.ResponseWriter, r *http.Request) error {
+	if err := a.Auth.Revoke(r.Context(), r.PathValue("project"), r.PathValue("username"), auth.Role(r.PathValue("role"))); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *api) listDatasets(w http.ResponseWriter, r *http.Request) error {
+	vs, err := a.Datasets.List(r.Context(), r.PathValue("project"))
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusOK, map[string]any{"datasets": orEmpty(vs)})
+}
+
+func (a *api) importDataset(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	level := dataset.Level(q.Get("level"))
+	if level == "" {
+		return errs.Invalidf("query level is required (identifying, pseudonymized, anonymized or aggregate)")
+	}
+	t, err := dataset.ReadCSV(r.Body, "request body")
+	if err != nil {
+		return err
+	}
+	roles := map[string]dataset.Role{}
+	for k, v := range q {
+		if name, ok := strings.CutPrefix(k, "role."); ok && len(v) > 0 {
+			roles[name] = dataset.Role(v[0])
+		}
+	}
+	if err := t.SetRoles(roles); err != nil {
+		return err
+	}
+	v, created, err := a.Datasets.Create(r.Context(), dataset.NewVersion{Project: r.PathValue("project"), Dataset: r.PathValue("dataset"), Table: t, Level: level})
+	if err != nil {
+		return err
+	}
+	status := http.StatusCreated
+	if !created {
+		status = http.StatusOK
+	}
+	return WriteJSON(w, status, map[string]any{"version": v, "created": created, "suggested_roles": dataset.SuggestRoles(t.Names())})
+}
+
+func (a *api) listVersions(w http.ResponseWriter, r *http.Request) error {
+	vs, err := a.Datasets.Versions(r.Context(), r.PathValue("project"), r.PathValue("dataset"))
+	if err != nil {
+		return err
+	}
+	if len(vs) == 0 {
+		return errs.NotFoundf("dataset %q not found", r.PathValue("dataset"))
+	}
+	return WriteJSON(w, http.StatusOK, map[string]any{"versions": vs})
+}
+
+func (a *api) version(r *http.Request) (dataset.Version, error) {
+	n, err := pathInt(r, "version")
+	if err != nil {
+		return dataset.Version{}, err
+	}
+	return a.Datasets.Get(r.Context(), r.PathValue("project"), r.PathValue("dataset"), n)
+}
+
+func (a *api) getVersion(w http.ResponseWriter, r *http.Request) error {
+	v, err := a.version(r)
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusOK, v)
+}
+
+func (a *api) lineage(w http.ResponseWriter, r *http.Request) error {
+	v, err := a.version(r)
+	if err != nil {
+		return err
+	}
+	l, err := a.Datasets.Lineage(r.Context(), v)
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusOK, map[string]any{"lineage": l})
+}
+
+func (a *api) exportVersion(w http.ResponseWriter, r *http.Request) error {
+	v, err := a.version(r)
+	if err != nil {
+		return err
+	}
+	t, err := a.Datasets.Read(r.Context(), v)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := t.WriteCSV(&buf); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", fmt.Sprintf("%s-v%d.csv", v.Dataset, v.Version)))
+	w.Header().Set("Cache-Control", "no-store")
+	_, err = w.Write(buf.Bytes())
+	return err
+}
+
+func (a *api) pseudonymize(w http.ResponseWriter, r *http.Request) error {
+	v, err := a.version(r)
+	if err != nil {
+		return err
+	}
+	res, err := a.Pseudo.Pseudonymize(r.Context(), v)
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusCreated, res)
+}
+
+func (a *api) transform(w http.ResponseWriter, r *http.Request) error {
+	v, err := a.version(r)
+	if err != nil {
+		return err
+	}
+	text, err := io.ReadAll(r.Body)
+	if err != nil {
+		return err
+	}
+	out, created, err := recipe.Transform(r.Context(), a.Datasets, v, text, r.URL.Query().Get("output"))
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusCreated, map[string]any{"version": out, "created": created})
+}
+
+func (a *api) listRuns(w http.ResponseWriter, r *http.Request) error {
+	runs, err := a.Runs.List(r.Context(), r.PathValue("project"))
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusOK, map[string]any{"runs": orEmpty(runs)})
+}
+
+func (a *api) getRun(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathInt(r, "run")
+	if err != nil {
+		return err
+	}
+	run, err := a.Runs.Get(r.Context(), int64(id))
+	if err != nil || run.Project != r.PathValue("project") {
+		return errs.NotFoundf("run %d not found in project %q", id, r.PathValue("project"))
+	}
+	return WriteJSON(w, http.StatusOK, run)
+}
+
+func (a *api) trainRun(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Dataset string `json:"dataset"`
+		Version int    `json:"version"`
+		train.Spec
+	}
+	if err := DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	v, err := a.Datasets.Get(r.Context(), r.PathValue("project"), in.Dataset, in.Version)
+	if err != nil {
+		return err
+	}
+	res, err := train.Linear(r.Context(), a.Datasets, a.Runs, v, in.Spec)
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusCreated, res)
+}
+
+func (a *api) listModels(w http.ResponseWriter, r *http.Request) error {
+	vs, err := a.Registry.ListVersions(r.Context(), r.PathValue("project"))
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusOK, map[string]any{"versions": orEmpty(vs)})
+}
+
+func (a *api) registerModel(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Model     string             `json:"model"`
+		RunID     int64              `json:"run_id"`
+		Artifact  string             `json:"artifact"`
+		Flavor    string             `json:"flavor"`
+		Signature registry.Signature `json:"signature"`
+	}
+	if err := DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	if in.Artifact == "" {
+		in.Artifact = train.ModelArtifact
+	}
+	if in.Flavor == "" {
+		in.Flavor = serve.FlavorLinear
+	}
+	v, err := a.Registry.Register(r.Context(), r.PathValue("project"), in.Model, in.RunID, in.Artifact, in.Flavor, in.Signature)
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusCreated, v)
+}
+
+func (a *api) promote(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		To string `json:"to"`
+	}
+	if err := DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	n, err := pathInt(r, "version")
+	if err != nil {
+		return err
+	}
+	name := r.PathValue("model")
+	if p, err := a.Registry.ProjectOfModel(r.Context(), name); err != nil || p != r.PathValue("project") {
+		return errs.NotFoundf("model %q not found in project %q", name, r.PathValue("project"))
+	}
+	p, err := a.Registry.Promote(r.Context(), name, n, in.To)
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusOK, p)
+}
+
+func (a *api) listGates(w http.ResponseWriter, r *http.Request) error {
+	g, err := a.Registry.Gates(r.Context(), r.PathValue("project"))
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusOK, map[string]any{"rules": orEmpty(g)})
+}
+
+func (a *api) setGate(w http.ResponseWriter, r *http.Request) error {
+	var in registry.Rule
+	if err := DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	if err := a.Registry.SetGate(r.Context(), r.PathValue("project"), in); err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusOK, in)
+}
+
+func (a *api) listPredictions(w http.ResponseWriter, r *http.Request) error {
+	ps, err := a.Monitor.Predictions(r.Context(), r.PathValue("project"), 100)
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusOK, map[string]any{"predictions": orEmpty(ps)})
+}
+
+func (a *api) feedback(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Verdict   string `json:"verdict"`
+		Corrected string `json:"corrected"`
+		Comment   string `json:"comment"`
+	}
+	if err := DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	p, err := a.Monitor.Prediction(r.Context(), id)
+	if err != nil || p.Project != r.PathValue("project") {
+		return errs.NotFoundf("prediction %q not found in project %q", id, r.PathValue("project"))
+	}
+	f, err := a.Monitor.RecordFeedback(r.Context(), id, in.Verdict, in.Corrected, in.Comment)
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusCreated, f)
+}
+
+// Open Inference Protocol.
+
+func (a *api) modelProject(r *http.Request) (string, error) {
+	return a.Registry.ProjectOfModel(r.Context(), r.PathValue("name"))
+}
+
+func (a *api) oipServer(w http.ResponseWriter, r *http.Request) error {
+	return WriteJSON(w, http.StatusOK, map[string]any{"name": "hygie", "version": "v2", "extensions": []string{}})
+}
+
+func (a *api) oipLive(w http.ResponseWriter, r *http.Request) error {
+	return WriteJSON(w, http.StatusOK, map[string]bool{"live": true, "ready": true})
+}
+
+func optionalVersion(r *http.Request) (int, error) {
+	if r.PathValue("version") == "" {
+		return 0, nil
+	}
+	return pathInt(r, "version")
+}
+
+func (a *api) oipModel(w http.ResponseWriter, r *http.Request) error {
+	n, err := optionalVersion(r)
+	if err != nil {
+		return err
+	}
+	name := r.PathValue("name")
+	v, err := a.Serve.Resolve(r.Context(), name, n)
+	if err != nil {
+		return err
+	}
+	all, err := a.Registry.Versions(r.Context(), name)
+	if err != nil {
+		return err
+	}
+	versions := []string{}
+	for _, x := range all {
+		versions = append(versions, strconv.Itoa(x.Version))
+	}
+	type meta struct {
+		Name     string `json:"name"`
+		Datatype string `json:"datatype"`
+		Shape    []int  `json:"shape"`
+	}
+	var ins, outs []meta
+	for _, t := range v.Signature.Inputs {
+		ins = append(ins, meta{t.Name, t.Datatype, []int{-1}})
+	}
+	for _, t := range v.Signature.Outputs {
+		outs = append(outs, meta{t.Name, t.Datatype, []int{-1}})
+	}
+	return WriteJSON(w, http.StatusOK, map[string]any{"name": name, "versions": versions, "platform": v.Flavor, "inputs": ins, "outputs": outs,
+		"parameters": map[string]any{"version": v.Version, "environment": v.Environment}})
+}
+
+func (a *api) oipModelReady(w http.ResponseWriter, r *http.Request) error {
+	n, err := optionalVersion(r)
+	if err != nil {
+		return err
+	}
+	_, err = a.Serve.Ready(r.Context(), r.PathValue("name"), n)
+	if err != nil && errs.Is(err, errs.NotFound) {
+		return err
+	}
+	ready := err == nil
+	status := http.StatusOK
+	if !ready {
+		status = http.StatusServiceUnavailable
+	}
+	return WriteJSON(w, status, map[string]any{"name": r.PathValue("name"), "ready": ready})
+}
+
+func (a *api) oipInfer(w http.ResponseWriter, r *http.Request) error {
+	n, err := optionalVersion(r)
+	if err != nil {
+		return err
+	}
+	var req serve.Request
+	if err := DecodeJSON(r, &req); err != nil {
+		return err
+	}
+	resp, err := a.Serve.Infer(r.Context(), r.PathValue("name"), n, req)
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusOK, resp)
+}
+
+func pathInt(r *http.Request, name string) (int, error) {
+	v := r.PathValue(name)
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return 0, errs.Invalidf("path parameter %s: want a positive integer, got %q", name, v)
+	}
+	return n, nil
+}
+
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

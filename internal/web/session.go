@@ -1,0 +1,178 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/hygie-health/hygie/internal/audit"
+	"github.com/hygie-health/hygie/internal/auth"
+	"github.com/hygie-health/hygie/internal/errs"
+	"github.com/hygie-health/hygie/internal/httpapi"
+)
+
+// loginData is the sign-in page's content. It never carries the password
+// or token that was typed.
+type loginData struct {
+	Next     string
+	Username string
+	Error    string
+}
+
+// errLogin is the one message of every failed sign-in, whatever failed, so
+// the page tells nothing about which usernames exist.
+const errLogin = "Invalid credentials. Check your username and password, or your token, and try again."
+
+// loginPage shows the sign-in form; someone already signed in goes on.
+func (u *UI) loginPage(w http.ResponseWriter, r *http.Request) error {
+	next := safeNext(r.URL.Query().Get("next"))
+	if auth.FromContext(r.Context()) != nil {
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return nil
+	}
+	return u.render(w, http.StatusOK, "login", u.newPage(r, "Sign in", "", loginData{Next: next}))
+}
+
+// login checks a username and password, or an API token, and opens a web
+// session: a fresh session token in an HttpOnly, SameSite=Strict cookie. The
+// API token itself never goes into the cookie.
+func (u *UI) login(w http.ResponseWriter, r *http.Request) error {
+	// Refuse forms posted from other sites (login CSRF: being signed in to
+	// someone else's account). The server checks this only when a session
+	// cookie comes along.
+	if !sameOrigin(r) {
+		return errs.Forbiddenf("cross-site request refused")
+	}
+	if err := r.ParseForm(); err != nil {
+		return errs.Invalidf("malformed form")
+	}
+	ctx := r.Context()
+	next := safeNext(r.PostForm.Get("next"))
+	username := strings.TrimSpace(r.PostForm.Get("username"))
+	token := strings.TrimSpace(r.PostForm.Get("token"))
+	method := "password"
+	var (
+		p   *auth.Principal
+		err error
+	)
+	switch {
+	case token != "":
+		method, username = "token", ""
+		p, err = u.d.Auth.Authenticate(ctx, "", token)
+	case username != "" && r.PostForm.Get("password") != "":
+		p, err = u.d.Auth.CheckPassword(ctx, username, r.PostForm.Get("password"))
+	default:
+		err = errs.Unauthenticatedf("no credentials")
+	}
+	if err != nil {
+		if !errs.Is(err, errs.Unauthenticated) {
+			return err
+		}
+		u.auditFailedLogin(r, username, method)
+		return u.render(w, http.StatusUnauthorized, "login", u.newPage(r, "Sign in", "", loginData{Next: next, Username: username, Error: errLogin}))
+	}
+	ctx = auth.WithPrincipal(ctx, p)
+	if old, err := r.Cookie(httpapi.SessionCookie); err == nil && old.Value != "" {
+		// Signing in again replaces the previous session of this browser.
+		if err := u.d.Auth.RevokeSecret(ctx, old.Value); err != nil {
+			return err
+		}
+	}
+	_, secret, err := u.d.Auth.CreateToken(ctx, p.Username, "web session ("+method+")", auth.KindSession, u.sessions, "")
+	if err != nil {
+		return err
+	}
+	http.SetCookie(w, u.sessionCookie(secret, u.cookieMaxAge()))
+	http.Redirect(w, r, next, http.StatusSeeOther)
+	return nil
+}
+
+// auditFailedLogin records a refused sign-in. The username is recorded only
+// when it names an existing account: a password typed in the wrong field
+// must not end up in the audit log.
+func (u *UI) auditFailedLogin(r *http.Request, username, method string) {
+	e := audit.Event{Actor: "anonymous", Action: "session.login_failed", Outcome: audit.Denied,
+		Detail: audit.MarshalDetail(map[string]any{"method": method})}
+	if username != "" {
+		if _, err := u.d.Auth.UserByName(r.Context(), username); err == nil {
+			e.Target = "user:" + username
+		}
+	}
+	if err := u.d.Audit.Append(r.Context(), e); err != nil {
+		u.log.Error("audit failed login", "request_id", audit.RequestIDFrom(r.Context()), "err", err)
+	}
+}
+
+// logout revokes the session, forgets the cookie and returns to sign-in.
+func (u *UI) logout(w http.ResponseWriter, r *http.Request) error {
+	c, err := r.Cookie(httpapi.SessionCookie)
+	if err == nil && c.Value != "" {
+		if err := u.d.Auth.RevokeSecret(r.Context(), c.Value); err != nil {
+			return err
+		}
+		p := auth.FromContext(r.Context())
+		if err := u.d.Audit.Append(r.Context(), audit.Event{Action: "session.logout", Target: "user:" + p.Username, Outcome: audit.Success}); err != nil {
+			return err
+		}
+	}
+	http.SetCookie(w, u.sessionCookie("", -1))
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+	return nil
+}
+
+// sessionCookie builds the session cookie; maxAge < 0 deletes it.
+func (u *UI) sessionCookie(value string, maxAge int) *http.Cookie {
+	return &http.Cookie{Name: httpapi.SessionCookie, Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: u.d.SecureCookies, SameSite: http.SameSiteStrictMode}
+}
+
+// cookieMaxAge lets the browser drop the cookie a little before the server
+// expires the session, so an expired cookie is rarely sent.
+func (u *UI) cookieMaxAge() int {
+	ttl := u.sessions
+	if ttl > 2*time.Minute {
+		ttl -= time.Minute
+	}
+	return int(ttl / time.Second)
+}
+
+// safeNext returns where to go after signing in: next if it is a path on
+// this site, else "/". It refuses absolute URLs, scheme-relative "//host"
+// and the "/\host" form that browsers read as "//host", control
+// characters, and the sign-in page itself.
+func safeNext(next string) string {
+	if next == "" || next[0] != '/' || len(next) > 2048 {
+		return "/"
+	}
+	if len(next) > 1 && (next[1] == '/' || next[1] == '\\') {
+		return "/"
+	}
+	for _, c := range next {
+		if c < 0x20 || c == 0x7f || c == '\\' {
+			return "/"
+		}
+	}
+	v, err := url.Parse(next)
+	if err != nil || v.Scheme != "" || v.Host != "" || v.User != nil || v.Path == "/login" || v.Path == "/logout" || !strings.HasPrefix(v.Path, "/") {
+		return "/"
+	}
+	return next
+}
+
+// sameOrigin reports whether a form post comes from this site's pages:
+// Sec-Fetch-Site where the browser sends it, else Origin or Referer.
+func sameOrigin(r *http.Request) bool {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" {
+		return site == "same-origin" || site == "none"
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		origin = r.Header.Get("Referer")
+	}
+	if origin == "" || origin == "null" {
+		return false
+	}
+	o, err := url.Parse(origin)
+	return err == nil && o.Host == r.Host
+}

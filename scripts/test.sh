@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every hygie test with the real services they need: PostgreSQL and
+# MinIO (started on loopback, installed when missing) and Debian's Chromium.
+# In CI (CI=true) a test whose service is missing fails instead of skipping.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "test.sh: installing Chromium from Debian's packages" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >&2 && apt-get install -y -q chromium >&2
+fi
+
+HYGIE_TEST_POSTGRES="$(scripts/postgres.sh | tail -n 1)"
+export HYGIE_TEST_POSTGRES
+HYGIE_MINIO_BIN="$(scripts/minio.sh | tail -n 1)"
+export HYGIE_MINIO_BIN
+export HYGIE_CHROMIUM="$(command -v chromium)"
+
+echo "test.sh: PostgreSQL at ${HYGIE_TEST_POSTGRES%%\?*}, MinIO binary ${HYGIE_MINIO_BIN}, Chromium ${HYGIE_CHROMIUM}" >&2
+make vet
+go test -count=1 -timeout 20m "$@" ./...
