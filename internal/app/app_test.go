@@ -18,11 +18,15 @@ import (
 
 	"github.com/hygie-health/hygie/internal/app"
 	"github.com/hygie-health/hygie/internal/auth"
+	"github.com/hygie-health/hygie/internal/blob/blobtest"
 	"github.com/hygie-health/hygie/internal/config"
 	"github.com/hygie-health/hygie/internal/db/dbtest"
 	"github.com/hygie-health/hygie/internal/demo"
 	"github.com/hygie-health/hygie/internal/demo/cohort"
 )
+
+// TestMain stops the MinIO blobtest may start for the S3 tests.
+func TestMain(m *testing.M) { os.Exit(blobtest.Main(m)) }
 
 func sqliteConfig(t *testing.T) config.Config {
 	cfg := config.Default()
@@ -34,6 +38,16 @@ func sqliteConfig(t *testing.T) config.Config {
 func postgresConfig(t *testing.T) config.Config {
 	cfg := sqliteConfig(t)
 	cfg.Database = dbtest.PostgresURL(t)
+	return cfg
+}
+
+// postgresS3Config is postgresConfig with the artifacts in a fresh bucket
+// of the test MinIO.
+func postgresS3Config(t *testing.T) config.Config {
+	cfg := postgresConfig(t)
+	s3 := blobtest.S3(t)
+	cfg.Artifacts = "s3://" + blobtest.Bucket(t) + "/hygie"
+	cfg.S3Endpoint, cfg.S3AccessKey, cfg.S3SecretKey, cfg.S3Region, cfg.S3UseSSL = s3.Endpoint, s3.AccessKey, s3.SecretKey, s3.Region, s3.UseSSL
 	return cfg
 }
 
@@ -62,7 +76,11 @@ func openDemo(t *testing.T, cfg config.Config) (*app.App, demo.Result) {
 }
 
 func TestDemoEndToEnd(t *testing.T) {
-	for name, cfg := range map[string]func(*testing.T) config.Config{"sqlite+local": sqliteConfig, "postgres+local": postgresConfig} {
+	for name, cfg := range map[string]func(*testing.T) config.Config{
+		"sqlite+local":   sqliteConfig,
+		"postgres+local": postgresConfig,
+		"postgres+s3":    postgresS3Config,
+	} {
 		t.Run(name, func(t *testing.T) {
 			c := cfg(t)
 			a, res := openDemo(t, c)

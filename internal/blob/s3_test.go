@@ -11,6 +11,33 @@ import (
 	"github.com/hygie-health/hygie/internal/errs"
 )
 
+// The S3 tests run against the MinIO of package blobtest, which main_test.go
+// (package blob_test: blobtest imports blob, so these tests cannot import it)
+// assigns to these before the tests run.
+var (
+	S3ForTests     func(testing.TB) S3Config // blobtest.S3
+	BucketForTests func(testing.TB) string   // blobtest.Bucket
+)
+
+// s3Config returns how to reach the test MinIO, or skips (fails under CI)
+// the test if there is none.
+func s3Config(t testing.TB) S3Config {
+	t.Helper()
+	return S3ForTests(t)
+}
+
+// newTestS3 opens an S3 store in a new bucket, removed with its objects
+// when the test ends.
+func newTestS3(t testing.TB, prefix string) *S3 {
+	t.Helper()
+	cfg := s3Config(t)
+	s, err := NewS3(context.Background(), BucketForTests(t), prefix, cfg)
+	if err != nil {
+		t.Fatalf("NewS3: %v", err)
+	}
+	return s
+}
+
 func TestS3Prefix(t *testing.T) {
 	ctx := t.Context()
 	s := newTestS3(t, "/tenant/a/")
