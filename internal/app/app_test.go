@@ -338,3 +338,35 @@ func TestOpenRefusesBadSetup(t *testing.T) {
 		t.Fatalf("missing master key: %v", err)
 	}
 }
+
+func TestStaleSessionAndUnknownPages(t *testing.T) {
+	a, _ := openDemo(t, sqliteConfig(t))
+	ctx := context.Background()
+	ts := httptest.NewServer(a.Server)
+	defer ts.Close()
+	tok, secret, err := a.Auth.CreateToken(ctx, "claire", "web", auth.KindSession, time.Hour, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Auth.RevokeToken(ctx, "claire", tok.ID)
+	req, _ := http.NewRequest("GET", ts.URL+"/login", nil)
+	req.AddCookie(&http.Cookie{Name: "hygie_session", Value: secret})
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("login page with a revoked session cookie: HTTP %d, want 200", resp.StatusCode)
+	}
+	for path, ctype := range map[string]string{"/no/such/page": "text/html", "/api/v1/no/such": "application/json"} {
+		resp, err := http.Get(ts.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 404 || !strings.HasPrefix(resp.Header.Get("Content-Type"), ctype) {
+			t.Errorf("GET %s: %d %s, want 404 %s", path, resp.StatusCode, resp.Header.Get("Content-Type"), ctype)
+		}
+	}
+}

@@ -253,6 +253,11 @@ func (s *Server) authenticate(r *http.Request) (*auth.Principal, error) {
 		return nil, nil
 	}
 	p, err := s.auth.Authenticate(ctx, "", c.Value)
+	if errs.Is(err, errs.Unauthenticated) {
+		// An expired or revoked session is a signed-out visitor, so the
+		// login page still opens (and clears the cookie).
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -468,6 +473,10 @@ func (e *errorRewriter) WriteHeader(code int) {
 		if code == http.StatusMethodNotAllowed {
 			msg, c = "method not allowed on this endpoint", errs.Invalid
 		}
+		if e.s.ErrorPage != nil && isPagePath(e.r.URL.Path) {
+			e.s.ErrorPage(e.statusWriter, e.r, code, map[bool]string{true: "This page does not exist.", false: "This action is not allowed here."}[code == http.StatusNotFound])
+			return
+		}
 		writeErrorStatus(e.statusWriter, e.r, code, c, msg)
 		return
 	}
@@ -479,4 +488,15 @@ func (e *errorRewriter) Write(b []byte) (int, error) {
 		return len(b), nil
 	}
 	return e.statusWriter.Write(b)
+}
+
+// isPagePath reports whether a path belongs to the web UI rather than to an
+// API (which answers in JSON).
+func isPagePath(p string) bool {
+	for _, api := range []string{"/api/", "/v2", "/healthz", "/readyz", "/metrics"} {
+		if strings.HasPrefix(p, api) {
+			return false
+		}
+	}
+	return true
 }

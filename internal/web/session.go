@@ -31,6 +31,10 @@ func (u *UI) loginPage(w http.ResponseWriter, r *http.Request) error {
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return nil
 	}
+	if c, err := r.Cookie(httpapi.SessionCookie); err == nil && c.Value != "" {
+		// A session cookie that did not authenticate: forget it.
+		http.SetCookie(w, u.sessionCookie("", -1))
+	}
 	return u.render(w, http.StatusOK, "login", u.newPage(r, "Sign in", "", loginData{Next: next}))
 }
 

@@ -1,0 +1,156 @@
+package web_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// chromium finds the browser for end-to-end tests: $HYGIE_CHROMIUM, else
+// Debian's chromium. Without one the test is skipped, except in CI where it
+// must run.
+func chromium(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("HYGIE_CHROMIUM"); p != "" {
+		if _, err := exec.LookPath(p); err != nil {
+			t.Fatalf("HYGIE_CHROMIUM=%s: %v", p, err)
+		}
+		return p
+	}
+	for _, c := range []string{"/usr/bin/chromium", "chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(c); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("chromium not found: .ci/run must install Debian's chromium")
+	}
+	t.Skip("chromium not found (set HYGIE_CHROMIUM or install Debian's chromium) — skipping the browser test")
+	return ""
+}
+
+// newBrowser starts a headless Chromium for the test. Its whole life is
+// bounded by limit: past it the browser stops and the pending action fails.
+func newBrowser(t *testing.T, limit time.Duration) context.Context {
+	t.Helper()
+	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
+		chromedp.ExecPath(chromium(t)),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	)
+	parent, cancelTimeout := context.WithTimeout(context.Background(), limit)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(parent, opts...)
+	ctx, cancelCtx := chromedp.NewContext(allocCtx, chromedp.WithErrorf(t.Logf))
+	t.Cleanup(func() { cancelCtx(); cancelAlloc(); cancelTimeout() })
+	return ctx
+}
+
+// TestBrowserSignInToAudit drives the UI as a person would: open hygie, be
+// sent to sign-in, sign in with a token, open the project, then the audit
+// log and its chain status; and leave a screenshot of that page.
+func TestBrowserSignInToAudit(t *testing.T) {
+	ctx := newBrowser(t, 30*time.Second)
+	e := newEnv(t)
+	url := e.srv.URL
+
+	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return s
+	}
+	location := func() string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Location())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+
+	step("open hygie", chromedp.Navigate(url+"/"), chromedp.WaitVisible(chromedp.CSS("#token")))
+	if got := location(); got != url+"/login?next=%2F" {
+		t.Fatalf("not sent to sign-in: at %s", got)
+	}
+
+	step("sign in with a token",
+		chromedp.SendKeys(chromedp.CSS("#token"), adminToken),
+		chromedp.Click(chromedp.CSS("#token-submit")),
+		chromedp.WaitVisible(chromedp.CSS("#project-list")),
+	)
+	if got := text("#project-list"); !strings.Contains(got, "Early sepsis warning") || !strings.Contains(got, "Heart failure readmission") {
+		t.Fatalf("project list: %q", got)
+	}
+	if got := text("#current-user"); !strings.Contains(got, "Administrator") {
+		t.Errorf("header names %q, want the administrator", got)
+	}
+
+	step("open the project",
+		chromedp.Click(chromedp.CSS(`#project-list a[href="/projects/sepsis"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#members")),
+	)
+	if got := text("#project-title"); got != "Early sepsis warning" {
+		t.Errorf("project title %q", got)
+	}
+	if got := text("#members"); !strings.Contains(got, "alice") || !strings.Contains(got, "clinician-validator") {
+		t.Errorf("members: %q", got)
+	}
+
+	step("open the audit log",
+		chromedp.Click(chromedp.CSS("#nav-audit")),
+		chromedp.WaitVisible(chromedp.CSS("#audit-table")),
+	)
+	status := text("#chain-status")
+	if !strings.Contains(status, "verified") {
+		t.Errorf("chain status %q, want verified", status)
+	}
+	table := text("#audit-table")
+	for _, want := range []string{"session.create", "project.create", "grant.create", "model.promote"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("audit table lacks %s", want)
+		}
+	}
+
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	dirs := []string{t.TempDir()}
+	if d := os.Getenv("HYGIE_SCREENSHOTS"); d != "" {
+		dirs = append(dirs, d)
+	}
+	for _, d := range dirs {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "audit.png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	step("sign out", chromedp.Click(chromedp.CSS("#logout")), chromedp.WaitVisible(chromedp.CSS("#token")))
+	step("the session is gone", chromedp.Navigate(url+"/admin/audit"), chromedp.WaitVisible(chromedp.CSS("#token")))
+}
