@@ -370,3 +370,30 @@ func TestStaleSessionAndUnknownPages(t *testing.T) {
 		}
 	}
 }
+
+func TestBasicAuthWithToken(t *testing.T) {
+	a, _ := openDemo(t, sqliteConfig(t))
+	ts := httptest.NewServer(a.Server)
+	defer ts.Close()
+	_, secret, err := a.Auth.CreateToken(context.Background(), "marc", "mlflow-client", auth.KindAPI, time.Hour, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		user   string
+		status int
+	}{{"marc", 200}, {"claire", 401}, {"", 200}} { // no username: the token alone decides
+		req, _ := http.NewRequest("GET", ts.URL+"/api/v1/me", nil)
+		req.SetBasicAuth(tc.user, secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var me auth.Principal
+		json.NewDecoder(resp.Body).Decode(&me)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || (tc.status == 200 && me.Username != "marc") {
+			t.Errorf("Basic as %q: HTTP %d (%s), want %d", tc.user, resp.StatusCode, me.Username, tc.status)
+		}
+	}
+}
