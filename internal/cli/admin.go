@@ -81,16 +81,13 @@ func (e *env) userCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a, ctx, err := e.open(cmd.Context(), false)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			u, err := a.Auth.CreateUser(ctx, args[0], display, pw, admin)
-			if err != nil {
-				return err
-			}
-			return e.print(u, func(w io.Writer) { fmt.Fprintf(w, "created user %s\n", u.Username) })
+			return e.withApp(cmd, func(a *app.App, ctx context.Context) error {
+				u, err := a.Auth.CreateUser(ctx, args[0], display, pw, admin)
+				if err != nil {
+					return err
+				}
+				return e.print(u, func(w io.Writer) { fmt.Fprintf(w, "created user %s\n", u.Username) })
+			})
 		},
 	}
 	create.Flags().StringVar(&display, "display-name", "", "name shown in the UI")
@@ -102,22 +99,19 @@ func (e *env) userCmd() *cobra.Command {
 		Short: "List users",
 		Args:  exactArgs(0, ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, ctx, err := e.open(cmd.Context(), false)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			us, err := a.Auth.Users(ctx)
-			if err != nil {
-				return err
-			}
-			return e.print(us, func(w io.Writer) {
-				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "USERNAME\tNAME\tADMIN\tPASSWORD\tCREATED")
-				for _, u := range us {
-					fmt.Fprintf(tw, "%s\t%s\t%v\t%v\t%s\n", u.Username, u.DisplayName, u.Admin, u.HasPassword, u.CreatedAt.Format(time.DateOnly))
+			return e.withApp(cmd, func(a *app.App, ctx context.Context) error {
+				us, err := a.Auth.Users(ctx)
+				if err != nil {
+					return err
 				}
-				tw.Flush()
+				return e.print(us, func(w io.Writer) {
+					tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+					fmt.Fprintln(tw, "USERNAME\tNAME\tADMIN\tPASSWORD\tCREATED")
+					for _, u := range us {
+						fmt.Fprintf(tw, "%s\t%s\t%v\t%v\t%s\n", u.Username, u.DisplayName, u.Admin, u.HasPassword, u.CreatedAt.Format(time.DateOnly))
+					}
+					tw.Flush()
+				})
 			})
 		},
 	}
@@ -137,18 +131,15 @@ func (e *env) tokenCmd() *cobra.Command {
 		Example: "  hygie token create marc --name laptop --expires 720h",
 		Args:    exactArgs(1, "USERNAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, ctx, err := e.open(cmd.Context(), false)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			t, secret, err := a.Auth.CreateToken(ctx, args[0], name, auth.KindAPI, expires, "")
-			if err != nil {
-				return err
-			}
-			return e.print(map[string]any{"token": t, "secret": secret}, func(w io.Writer) {
-				fmt.Fprintf(w, "%s\n", secret)
-				fmt.Fprintf(e.stderr, "token %d for %s created; store the secret now, it is not shown again\n", t.ID, args[0])
+			return e.withApp(cmd, func(a *app.App, ctx context.Context) error {
+				t, secret, err := a.Auth.CreateToken(ctx, args[0], name, auth.KindAPI, expires, "")
+				if err != nil {
+					return err
+				}
+				return e.print(map[string]any{"token": t, "secret": secret}, func(w io.Writer) {
+					fmt.Fprintf(w, "%s\n", secret)
+					fmt.Fprintf(e.stderr, "token %d for %s created; store the secret now, it is not shown again\n", t.ID, args[0])
+				})
 			})
 		},
 	}
@@ -159,22 +150,19 @@ func (e *env) tokenCmd() *cobra.Command {
 		Short: "List a user's tokens",
 		Args:  exactArgs(1, "USERNAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, ctx, err := e.open(cmd.Context(), false)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			ts, err := a.Auth.Tokens(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			return e.print(ts, func(w io.Writer) {
-				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tNAME\tKIND\tPREFIX\tCREATED\tEXPIRES\tREVOKED")
-				for _, t := range ts {
-					fmt.Fprintf(tw, "%d\t%s\t%s\t%s…\t%s\t%s\t%s\n", t.ID, t.Name, t.Kind, t.Prefix, t.CreatedAt.Format(time.DateTime), fmtTime(t.ExpiresAt), fmtTime(t.RevokedAt))
+			return e.withApp(cmd, func(a *app.App, ctx context.Context) error {
+				ts, err := a.Auth.Tokens(ctx, args[0])
+				if err != nil {
+					return err
 				}
-				tw.Flush()
+				return e.print(ts, func(w io.Writer) {
+					tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+					fmt.Fprintln(tw, "ID\tNAME\tKIND\tPREFIX\tCREATED\tEXPIRES\tREVOKED")
+					for _, t := range ts {
+						fmt.Fprintf(tw, "%d\t%s\t%s\t%s…\t%s\t%s\t%s\n", t.ID, t.Name, t.Kind, t.Prefix, t.CreatedAt.Format(time.DateTime), fmtTime(t.ExpiresAt), fmtTime(t.RevokedAt))
+					}
+					tw.Flush()
+				})
 			})
 		},
 	}
@@ -187,15 +175,12 @@ func (e *env) tokenCmd() *cobra.Command {
 			if err != nil {
 				return usageError{fmt.Errorf("token id %q is not a number", args[1])}
 			}
-			a, ctx, err := e.open(cmd.Context(), false)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			if err := a.Auth.RevokeToken(ctx, args[0], id); err != nil {
-				return err
-			}
-			return e.print(map[string]any{"revoked": id}, func(w io.Writer) { fmt.Fprintf(w, "revoked token %d\n", id) })
+			return e.withApp(cmd, func(a *app.App, ctx context.Context) error {
+				if err := a.Auth.RevokeToken(ctx, args[0], id); err != nil {
+					return err
+				}
+				return e.print(map[string]any{"revoked": id}, func(w io.Writer) { fmt.Fprintf(w, "revoked token %d\n", id) })
+			})
 		},
 	}
 	cmd.AddCommand(create, list, revoke)
@@ -218,16 +203,13 @@ func (e *env) projectCmd() *cobra.Command {
 		Example: `  hygie project create sepsis-icu --title "Early sepsis detection in ICU"`,
 		Args:    exactArgs(1, "NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, ctx, err := e.open(cmd.Context(), false)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			p, err := a.Projects.Create(ctx, args[0], title, desc)
-			if err != nil {
-				return err
-			}
-			return e.print(p, func(w io.Writer) { fmt.Fprintf(w, "created project %s\n", p.Name) })
+			return e.withApp(cmd, func(a *app.App, ctx context.Context) error {
+				p, err := a.Projects.Create(ctx, args[0], title, desc)
+				if err != nil {
+					return err
+				}
+				return e.print(p, func(w io.Writer) { fmt.Fprintf(w, "created project %s\n", p.Name) })
+			})
 		},
 	}
 	create.Flags().StringVar(&title, "title", "", "human-readable title")
@@ -237,22 +219,19 @@ func (e *env) projectCmd() *cobra.Command {
 		Short: "List projects",
 		Args:  exactArgs(0, ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, ctx, err := e.open(cmd.Context(), false)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			ps, err := a.Projects.List(ctx)
-			if err != nil {
-				return err
-			}
-			return e.print(ps, func(w io.Writer) {
-				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "NAME\tTITLE\tCREATED")
-				for _, p := range ps {
-					fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Name, p.Title, p.CreatedAt.Format(time.DateOnly))
+			return e.withApp(cmd, func(a *app.App, ctx context.Context) error {
+				ps, err := a.Projects.List(ctx)
+				if err != nil {
+					return err
 				}
-				tw.Flush()
+				return e.print(ps, func(w io.Writer) {
+					tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+					fmt.Fprintln(tw, "NAME\tTITLE\tCREATED")
+					for _, p := range ps {
+						fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Name, p.Title, p.CreatedAt.Format(time.DateOnly))
+					}
+					tw.Flush()
+				})
 			})
 		},
 	}
