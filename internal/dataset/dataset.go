@@ -161,8 +161,18 @@ func (s *Service) Create(ctx context.Context, nv NewVersion) (Version, bool, err
 		}
 		v.blobKey = key
 	}
+	existing := false
 	err := s.db.InTx(ctx, func(tx *db.Tx) error {
 		if err := tx.Lock(ctx, db.LockVersions); err != nil {
+			return err
+		}
+		// The same content may have been committed since the check above by
+		// a concurrent import: under the lock, this second check is final.
+		prev, err := scanVersion(tx.QueryRow(ctx, `SELECT `+versionCols+versionFrom+`WHERE p.name = ? AND d.name = ? AND v.digest = ?`, nv.Project, nv.Dataset, digest))
+		if err == nil {
+			v, existing = prev, true
+			return nil
+		} else if err != sql.ErrNoRows {
 			return err
 		}
 		var pid int64
@@ -170,7 +180,7 @@ func (s *Service) Create(ctx context.Context, nv NewVersion) (Version, bool, err
 			return db.NotFound(err, "project %q not found", nv.Project)
 		}
 		var dsID int64
-		err := tx.QueryRow(ctx, `SELECT id FROM datasets WHERE project_id = ? AND name = ?`, pid, nv.Dataset).Scan(&dsID)
+		err = tx.QueryRow(ctx, `SELECT id FROM datasets WHERE project_id = ? AND name = ?`, pid, nv.Dataset).Scan(&dsID)
 		if err == sql.ErrNoRows {
 			err = tx.QueryRow(ctx, `INSERT INTO datasets (project_id, name, created_at) VALUES (?, ?, ?) RETURNING id`, pid, nv.Dataset, v.CreatedAt).Scan(&dsID)
 		}
@@ -189,7 +199,7 @@ func (s *Service) Create(ctx context.Context, nv NewVersion) (Version, bool, err
 		return s.audit.AppendTx(ctx, tx, audit.Event{Action: "dataset.version.create", Project: nv.Project, Target: "dataset:" + v.Ref(), Outcome: audit.Success,
 			Detail: audit.MarshalDetail(map[string]any{"rows": v.Rows, "privacy_level": v.Level, "parent": v.Parent})})
 	})
-	return v, true, err
+	return v, err == nil && !existing, err
 }
 
 const versionCols = `v.id, p.name, d.name, v.version, v.digest, v.blob_key, v.data_key, v.schema_json, v.row_count, v.privacy_level, v.parent_id, v.recipe, v.created_at, v.created_by,

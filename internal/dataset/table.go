@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/hygie-health/hygie/internal/errs"
@@ -120,7 +121,14 @@ func ReadCSV(r io.Reader, source string) (*Table, error) {
 	t := &Table{}
 	seen := map[string]bool{}
 	for i, h := range header {
-		h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
+		if !utf8.ValidString(h) {
+			line, _ := cr.FieldPos(i)
+			return nil, errs.Invalidf("%s: line %d, column %d: column name is not valid UTF-8", source, line, i+1)
+		}
+		// A byte order mark (sometimes doubled by re-encoding tools) and
+		// spaces around a name are invisible: drop them all, so the name
+		// reads back the same once written.
+		h = strings.TrimFunc(h, func(r rune) bool { return r == '\ufeff' || unicode.IsSpace(r) })
 		if h == "" {
 			return nil, errs.Invalidf("%s: line 1, column %d: empty column name", source, i+1)
 		}
@@ -216,8 +224,22 @@ func (t *Table) WriteCSV(w io.Writer) error {
 	if err := cw.Write(t.Names()); err != nil {
 		return err
 	}
-	if err := cw.WriteAll(t.Rows); err != nil {
-		return err
+	for _, r := range t.Rows {
+		// encoding/csv writes a record of one empty field as an empty
+		// line, which readers skip: quote it so the row is not lost.
+		if len(r) == 1 && r[0] == "" {
+			cw.Flush()
+			if err := cw.Error(); err != nil {
+				return err
+			}
+			if _, err := io.WriteString(w, "\"\"\n"); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := cw.Write(r); err != nil {
+			return err
+		}
 	}
 	cw.Flush()
 	return cw.Error()

@@ -10,6 +10,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"strings"
@@ -214,8 +215,8 @@ func (s *Service) ProjectOfModel(ctx context.Context, model string) (string, err
 
 // SetGate sets (or replaces) a gate rule of a project.
 func (s *Service) SetGate(ctx context.Context, project string, r Rule) error {
-	if r.Metric == "" || (r.Op != "<=" && r.Op != ">=") {
-		return errs.Invalidf("gate rule %q: want metric, op <= or >=, and a threshold", r.String())
+	if r.Metric == "" || (r.Op != "<=" && r.Op != ">=") || math.IsNaN(r.Threshold) || math.IsInf(r.Threshold, 0) {
+		return errs.Invalidf("gate rule %q: want metric, op <= or >=, and a finite threshold", r.String())
 	}
 	return s.db.InTx(ctx, func(tx *db.Tx) error {
 		var pid int64

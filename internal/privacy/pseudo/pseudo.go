@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hygie-health/hygie/internal/audit"
@@ -44,6 +45,15 @@ const keyName = "pseudonym-key"
 
 // projectKey returns the project's pseudonym key, creating it on first use.
 func (s *Service) projectKey(ctx context.Context, project string) ([]byte, error) {
+	key, err := s.loadOrCreateKey(ctx, project)
+	if db.IsUniqueViolation(err) {
+		// A concurrent first use stored its key first: use that one.
+		key, err = s.loadOrCreateKey(ctx, project)
+	}
+	return key, err
+}
+
+func (s *Service) loadOrCreateKey(ctx context.Context, project string) ([]byte, error) {
 	var key []byte
 	err := s.db.InTx(ctx, func(tx *db.Tx) error {
 		var pid int64
@@ -125,6 +135,9 @@ func (s *Service) Pseudonymize(ctx context.Context, src dataset.Version) (Result
 			// Free text may hold names; until it is de-identified it stays out.
 			res.Dropped = append(res.Dropped, c.Name)
 			continue
+		case c.Role == dataset.RoleQuasiIdentifier && c.Type != dataset.TypeDate && looksLikeDate(c.Name):
+			// Fail closed: a birth date we cannot parse would pass through whole.
+			return Result{}, errs.Invalidf("%s: column %q is a quasi-identifier that looks like a date but is not typed as a date (values must be YYYY-MM-DD); convert it before pseudonymizing", src.Ref(), c.Name)
 		case c.Type == dataset.TypeDate && c.Role == dataset.RoleQuasiIdentifier:
 			res.Generalized = append(res.Generalized, c.Name)
 			ops = append(ops, func(v string) (string, error) {
@@ -168,4 +181,15 @@ func (s *Service) Pseudonymize(ctx context.Context, src dataset.Version) (Result
 	}
 	res.Version, res.Created = v, created
 	return res, nil
+}
+
+// looksLikeDate reports whether a column name suggests a date.
+func looksLikeDate(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range []string{"date", "naissance", "dob", "birth", "ddn"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
 }
