@@ -161,7 +161,7 @@ type Filter struct {
 
 const cols = `seq, at, actor, action, project, target, outcome, reason, request_id, detail, prev_hash, hash`
 
-func scan(rows interface{ Scan(...any) error }) (Event, error) {
+func scan(rows db.Scanner) (Event, error) {
 	var e Event
 	err := rows.Scan(&e.Seq, &e.At, &e.Actor, &e.Action, &e.Project, &e.Target, &e.Outcome, &e.Reason, &e.RequestID, &e.Detail, &e.PrevHash, &e.Hash)
 	e.At = e.At.UTC()
@@ -206,20 +206,7 @@ func (l *Log) List(ctx context.Context, f Filter) ([]Event, error) {
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}
 	q += fmt.Sprintf(` ORDER BY seq DESC LIMIT %d`, f.Limit)
-	rows, err := l.db.Query(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Event
-	for rows.Next() {
-		e, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return db.All(ctx, l.db, scan, q, args...)
 }
 
 // Report is the result of Verify.

@@ -118,7 +118,7 @@ func (s *Service) CountUsers(ctx context.Context) (int, error) {
 
 const userCols = `id, username, display_name, password_hash IS NOT NULL, is_admin, disabled, created_at`
 
-func scanUser(r interface{ Scan(...any) error }) (User, error) {
+func scanUser(r db.Scanner) (User, error) {
 	var u User
 	err := r.Scan(&u.ID, &u.Username, &u.DisplayName, &u.HasPassword, &u.Admin, &u.Disabled, &u.CreatedAt)
 	u.CreatedAt = u.CreatedAt.UTC()
@@ -133,20 +133,7 @@ func (s *Service) UserByName(ctx context.Context, username string) (User, error)
 
 // Users lists all users.
 func (s *Service) Users(ctx context.Context) ([]User, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+userCols+` FROM users ORDER BY username`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return db.All(ctx, s.db, scanUser, `SELECT `+userCols+` FROM users ORDER BY username`)
 }
 
 // Token kinds.

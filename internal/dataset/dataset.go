@@ -206,7 +206,7 @@ const versionCols = `v.id, p.name, d.name, v.version, v.digest, v.blob_key, v.da
 	COALESCE((SELECT pd.name || '@' || CAST(pv.version AS TEXT) FROM dataset_versions pv JOIN datasets pd ON pd.id = pv.dataset_id WHERE pv.id = v.parent_id), '')`
 const versionFrom = ` FROM dataset_versions v JOIN datasets d ON d.id = v.dataset_id JOIN projects p ON p.id = d.project_id `
 
-func scanVersion(r interface{ Scan(...any) error }) (Version, error) {
+func scanVersion(r db.Scanner) (Version, error) {
 	var (
 		v      Version
 		schema string
@@ -265,20 +265,7 @@ func (s *Service) Versions(ctx context.Context, project, name string) ([]Version
 }
 
 func (s *Service) list(ctx context.Context, where string, args ...any) ([]Version, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+versionCols+versionFrom+where, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Version
-	for rows.Next() {
-		v, err := scanVersion(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return db.All(ctx, s.db, scanVersion, `SELECT `+versionCols+versionFrom+where, args...)
 }
 
 // Lineage returns v and its ancestors, v first.

@@ -248,3 +248,24 @@ func rebind(d Dialect, q string) string {
 	}
 	return b.String()
 }
+
+// Scanner is what *sql.Row and *sql.Rows have in common.
+type Scanner interface{ Scan(dest ...any) error }
+
+// All runs a query and scans every row with scan.
+func All[T any](ctx context.Context, q Querier, scan func(Scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

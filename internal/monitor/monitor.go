@@ -54,7 +54,7 @@ func NewService(d *db.DB, a *audit.Log) *Service { return &Service{db: d, audit:
 const predCols = `pr.id, p.name, m.name, mv.version, pr.at, pr.inputs_json, pr.outputs_json`
 const predFrom = ` FROM predictions pr JOIN model_versions mv ON mv.id = pr.model_version_id JOIN models m ON m.id = mv.model_id JOIN projects p ON p.id = m.project_id `
 
-func scanPred(sc interface{ Scan(...any) error }) (Prediction, error) {
+func scanPred(sc db.Scanner) (Prediction, error) {
 	var p Prediction
 	var in, out string
 	if err := sc.Scan(&p.ID, &p.Project, &p.Model, &p.Version, &p.At, &in, &out); err != nil {
@@ -94,20 +94,7 @@ func (s *Service) Predictions(ctx context.Context, project string, limit int) ([
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
-	rows, err := s.db.Query(ctx, `SELECT `+predCols+predFrom+fmt.Sprintf(`WHERE p.name = ? ORDER BY pr.at DESC, pr.id LIMIT %d`, limit), project)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Prediction
-	for rows.Next() {
-		p, err := scanPred(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return db.All(ctx, s.db, scanPred, `SELECT `+predCols+predFrom+fmt.Sprintf(`WHERE p.name = ? ORDER BY pr.at DESC, pr.id LIMIT %d`, limit), project)
 }
 
 // RecordFeedback stores the acting clinician's verdict on a prediction.

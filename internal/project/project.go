@@ -66,7 +66,7 @@ func (s *Service) Create(ctx context.Context, name, title, description string) (
 	return p, err
 }
 
-func scan(r interface{ Scan(...any) error }) (Project, error) {
+func scan(r db.Scanner) (Project, error) {
 	var p Project
 	err := r.Scan(&p.ID, &p.Name, &p.Title, &p.Description, &p.CreatedAt, &p.CreatedBy)
 	p.CreatedAt = p.CreatedAt.UTC()
@@ -83,18 +83,5 @@ func (s *Service) Get(ctx context.Context, name string) (Project, error) {
 
 // List returns all projects, by name.
 func (s *Service) List(ctx context.Context) ([]Project, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+cols+` FROM projects ORDER BY name`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Project
-	for rows.Next() {
-		p, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return db.All(ctx, s.db, scan, `SELECT `+cols+` FROM projects ORDER BY name`)
 }

@@ -151,7 +151,7 @@ func (s *Service) Register(ctx context.Context, project, model string, runID int
 const versionCols = `mv.id, p.name, m.name, mv.version, mv.run_id, mv.artifact_key, mv.flavor, mv.signature_json, mv.environment, mv.created_at, mv.created_by`
 const versionFrom = ` FROM model_versions mv JOIN models m ON m.id = mv.model_id JOIN projects p ON p.id = m.project_id `
 
-func scanVersion(sc interface{ Scan(...any) error }) (Version, error) {
+func scanVersion(sc db.Scanner) (Version, error) {
 	var (
 		v   Version
 		run sql.NullInt64
@@ -190,20 +190,7 @@ func (s *Service) ListVersions(ctx context.Context, project string) ([]Version, 
 }
 
 func (s *Service) list(ctx context.Context, where string, args ...any) ([]Version, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+versionCols+versionFrom+where, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Version
-	for rows.Next() {
-		v, err := scanVersion(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return db.All(ctx, s.db, scanVersion, `SELECT `+versionCols+versionFrom+where, args...)
 }
 
 // ProjectOfModel returns the project a model belongs to.

@@ -162,7 +162,7 @@ func (s *Service) End(ctx context.Context, runID int64, status string) error {
 const runCols = `r.id, p.name, e.name, r.name, r.status, r.dataset_version_id, r.started_at, r.ended_at, r.created_by`
 const runFrom = ` FROM runs r JOIN experiments e ON e.id = r.experiment_id JOIN projects p ON p.id = e.project_id `
 
-func scanRun(sc interface{ Scan(...any) error }) (Run, error) {
+func scanRun(sc db.Scanner) (Run, error) {
 	var (
 		r     Run
 		ds    sql.NullInt64
@@ -186,56 +186,40 @@ func (s *Service) Get(ctx context.Context, id int64) (Run, error) {
 	if err != nil {
 		return r, db.NotFound(err, "run %d not found", id)
 	}
-	r.Params, r.Metrics = map[string]string{}, map[string]float64{}
-	rows, err := s.db.Query(ctx, `SELECT key, value FROM run_params WHERE run_id = ?`, id)
+	params, err := db.All(ctx, s.db, scanPair[string], `SELECT key, value FROM run_params WHERE run_id = ?`, id)
 	if err != nil {
 		return r, err
 	}
-	for rows.Next() {
-		var k, v string
-		rows.Scan(&k, &v)
-		r.Params[k] = v
-	}
-	rows.Close()
 	// Latest value per key: the highest step, then the latest time.
-	rows, err = s.db.Query(ctx, `SELECT key, value FROM run_metrics WHERE run_id = ? ORDER BY key, step, at`, id)
+	metrics, err := db.All(ctx, s.db, scanPair[float64], `SELECT key, value FROM run_metrics WHERE run_id = ? ORDER BY key, step, at`, id)
 	if err != nil {
 		return r, err
 	}
-	for rows.Next() {
-		var k string
-		var v float64
-		rows.Scan(&k, &v)
-		r.Metrics[k] = v
+	r.Params, r.Metrics = map[string]string{}, map[string]float64{}
+	for _, p := range params {
+		r.Params[p.k] = p.v
 	}
-	rows.Close()
-	rows, err = s.db.Query(ctx, `SELECT path, size, blob_key FROM run_artifacts WHERE run_id = ? ORDER BY path`, id)
-	if err != nil {
-		return r, err
+	for _, m := range metrics {
+		r.Metrics[m.k] = m.v
 	}
-	defer rows.Close()
-	for rows.Next() {
+	r.Artifacts, err = db.All(ctx, s.db, func(sc db.Scanner) (Artifact, error) {
 		var a Artifact
-		rows.Scan(&a.Path, &a.Size, &a.key)
-		r.Artifacts = append(r.Artifacts, a)
-	}
-	return r, rows.Err()
+		return a, sc.Scan(&a.Path, &a.Size, &a.key)
+	}, `SELECT path, size, blob_key FROM run_artifacts WHERE run_id = ? ORDER BY path`, id)
+	return r, err
+}
+
+type pair[V any] struct {
+	k string
+	v V
+}
+
+func scanPair[V any](sc db.Scanner) (pair[V], error) {
+	var p pair[V]
+	return p, sc.Scan(&p.k, &p.v)
 }
 
 // List returns a project's runs, newest first, without details.
 func (s *Service) List(ctx context.Context, project string) ([]Run, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+runCols+runFrom+`WHERE p.name = ? ORDER BY r.id DESC LIMIT 500`, project)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Run
-	for rows.Next() {
-		r, err := scanRun(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return db.All(ctx, s.db, scanRun, `SELECT `+runCols+runFrom+`WHERE p.name = ? ORDER BY r.id DESC LIMIT 500`, project)
 }
