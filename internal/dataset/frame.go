@@ -218,4 +218,6 @@ func (f *Frame) Floats(name string) ([]float64, error) {
 }
 
 // String describes the frame's shape.
-func (f *Frame) String() string { return fmt.Sprintf("frame(%d rows × %d columns)", f.Rows(), len(f.Columns)) }
+func (f *Frame) String() string {
+	return fmt.Sprintf("frame(%d rows × %d columns)", f.Rows(), len(f.Columns))
+}
