@@ -126,3 +126,30 @@ func TestHelpHasExamples(t *testing.T) {
 		}
 	}
 }
+
+func TestDatasetCommandsFollowAccessRules(t *testing.T) {
+	data := t.TempDir()
+	env := map[string]string{"HYGIE_DATA": data, "HYGIE_LOG_LEVEL": "error", "HYGIE_ADDR": "127.0.0.1:0"}
+	if code, _, errOut := run(t, env, "", "demo", "--patients", "100"); code != 0 {
+		t.Fatalf("demo: %d %s", code, errOut)
+	}
+	cases := []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"dataset", "list", "-p", "demo-bmi", "--as", "marc"}, 0, "cohort_features@1"},
+		{[]string{"dataset", "lineage", "cohort_features", "-p", "demo-bmi", "--as", "marc"}, 0, "└─ cohort_pseudo@1"},
+		{[]string{"dataset", "show", "cohort@1", "-p", "demo-bmi", "--as", "sophie"}, 0, "content encrypted at rest"},
+		{[]string{"dataset", "list", "-p", "demo-bmi", "--as", "claire"}, 1, ""},
+		{[]string{"dataset", "list", "-p", "demo-bmi"}, 2, ""},
+		{[]string{"dataset", "show", "cohort@x", "-p", "demo-bmi", "--as", "marc"}, 2, ""},
+		{[]string{"dataset", "show", "nope", "-p", "demo-bmi", "--as", "marc"}, 1, ""},
+	}
+	for _, c := range cases {
+		code, out, errOut := run(t, env, "", c.args...)
+		if code != c.code || !strings.Contains(out, c.out) {
+			t.Errorf("hygie %s = %d\n%s%s", strings.Join(c.args, " "), code, out, errOut)
+		}
+	}
+}

@@ -40,6 +40,7 @@ type env struct {
 	getenv         func(string) string
 	configFile     string
 	output         string
+	as             string
 	flagCfg        config.Config // bound to flags
 	cfg            config.Config // effective, after Load
 }
@@ -104,6 +105,7 @@ from HYGIE_*_FILE) and an optional YAML file (--config); see 'hygie config'.`,
 	pf := root.PersistentFlags()
 	pf.StringVar(&e.configFile, "config", "", "YAML configuration file [HYGIE_CONFIG]")
 	pf.StringVarP(&e.output, "output", "o", "text", "output format: text or json")
+	pf.StringVar(&e.as, "as", "", "user to act as for commands on project data [HYGIE_USER]")
 	for _, f := range e.flagCfg.Flags() {
 		switch p := f.Ptr.(type) {
 		case *string:
@@ -117,7 +119,7 @@ from HYGIE_*_FILE) and an optional YAML file (--config); see 'hygie config'.`,
 		}
 	}
 	root.AddCommand(e.serverCmd(), e.migrateCmd(), e.configCmd(), e.userCmd(), e.tokenCmd(), e.projectCmd(),
-		e.grantCmd(), e.revokeCmd(), e.auditCmd(), e.demoCmd())
+		e.grantCmd(), e.revokeCmd(), e.auditCmd(), e.demoCmd(), e.datasetCmd())
 	return root
 }
 
