@@ -119,7 +119,9 @@ from HYGIE_*_FILE) and an optional YAML file (--config); see 'hygie config'.`,
 		}
 	}
 	root.AddCommand(e.serverCmd(), e.migrateCmd(), e.configCmd(), e.userCmd(), e.tokenCmd(), e.projectCmd(),
-		e.grantCmd(), e.revokeCmd(), e.auditCmd(), e.demoCmd(), e.datasetCmd())
+		e.grantCmd(), e.revokeCmd(), e.auditCmd(), e.demoCmd(), e.datasetCmd(),
+		e.deidCmd(),
+	)
 	return root
 }
 
@@ -174,6 +176,7 @@ func (e *env) print(v any, text func(w io.Writer)) error {
 	if e.output == "json" {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
 		return enc.Encode(v)
 	}
 	text(e.stdout)
