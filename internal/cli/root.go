@@ -121,6 +121,8 @@ from HYGIE_*_FILE) and an optional YAML file (--config); see 'hygie config'.`,
 	root.AddCommand(e.serverCmd(), e.migrateCmd(), e.configCmd(), e.userCmd(), e.tokenCmd(), e.projectCmd(),
 		e.grantCmd(), e.revokeCmd(), e.auditCmd(), e.demoCmd(), e.datasetCmd(),
 		e.deidCmd(),
+		e.anonymizeCmd(),
+		e.riskCmd(),
 	)
 	return root
 }
