@@ -123,6 +123,7 @@ from HYGIE_*_FILE) and an optional YAML file (--config); see 'hygie config'.`,
 		e.deidCmd(),
 		e.anonymizeCmd(),
 		e.riskCmd(),
+		e.dpCmd(),
 	)
 	return root
 }
