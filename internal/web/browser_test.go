@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -62,9 +63,12 @@ func newBrowser(t *testing.T, limit time.Duration) context.Context {
 
 // TestBrowserSignInToAudit drives the UI as a person would: open hygie, be
 // sent to sign-in, sign in with a token, open the project, then the audit
-// log and its chain status; and leave a screenshot of that page.
+// log and its chain status; and leave a screenshot of that page. Then a
+// scientist signs in with her password, opens a dataset from the project
+// page, applies the prefilled recipe, and lands on the new version, left as
+// a screenshot too.
 func TestBrowserSignInToAudit(t *testing.T) {
-	ctx := newBrowser(t, 30*time.Second)
+	ctx := newBrowser(t, 45*time.Second)
 	e := newEnv(t)
 	url := e.srv.URL
 
@@ -134,6 +138,64 @@ func TestBrowserSignInToAudit(t *testing.T) {
 		}
 	}
 
+	screenshot(t, ctx, "audit.png")
+
+	step("sign out", chromedp.Click(chromedp.CSS("#logout")), chromedp.WaitVisible(chromedp.CSS("#token")))
+	step("the session is gone", chromedp.Navigate(url+"/admin/audit"), chromedp.WaitVisible(chromedp.CSS("#token")))
+
+	step("sign in as a scientist, with a password",
+		chromedp.Navigate(url+"/login"),
+		chromedp.WaitVisible(chromedp.CSS("#username")),
+		chromedp.SendKeys(chromedp.CSS("#username"), "alice"),
+		chromedp.SendKeys(chromedp.CSS("#password"), password),
+		chromedp.Click(chromedp.CSS("#login-submit")),
+		chromedp.WaitVisible(chromedp.CSS("#project-list")),
+	)
+	step("open the project, then a dataset",
+		chromedp.Click(chromedp.CSS(`#project-list a[href="/projects/sepsis"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#datasets")),
+		chromedp.Click(chromedp.CSS(`#datasets a[href="/projects/sepsis/datasets/admissions_pseudo"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#profile-summary")),
+	)
+	if got := text("#dataset-title"); !strings.Contains(got, "admissions_pseudo@1") || !strings.Contains(got, "pseudonymized") {
+		t.Errorf("dataset title %q", got)
+	}
+	if got := text("#lineage"); !strings.Contains(got, "admissions@1") || !strings.Contains(got, "imported") {
+		t.Errorf("lineage: %q", got)
+	}
+	step("apply the prefilled recipe",
+		chromedp.SendKeys(chromedp.CSS("#output"), "cohort"),
+		chromedp.Click(chromedp.CSS("#transform-submit")),
+		chromedp.WaitVisible(chromedp.CSS("#flash")),
+	)
+	if got := location(); got != url+"/projects/sepsis/datasets/cohort?v=1&created=1#top" {
+		t.Fatalf("after the recipe: at %s", got)
+	}
+	lineage := text("#lineage")
+	for _, want := range []string{"admissions@1", "admissions_pseudo@1", "cohort@1", "name: height-in-metres"} {
+		if !strings.Contains(lineage, want) {
+			t.Errorf("lineage lacks %q: %q", want, lineage)
+		}
+	}
+	if got := text("#profile-summary"); !strings.Contains(got, "taille_m") {
+		t.Errorf("profile: %q", got)
+	}
+	bars, err := chromedp.Run(ctx, chromedp.AttributesAll(chromedp.CSSAll("svg.bars rect.bar")))
+	if err != nil || len(bars) < 10 {
+		t.Errorf("chart bars: %d, %v", len(bars), err)
+	}
+	for _, b := range bars {
+		if h, err := strconv.ParseFloat(b["height"], 64); err != nil || h < 0 || h > 150 {
+			t.Errorf("bar %v", b)
+		}
+	}
+	screenshot(t, ctx, "dataset.png")
+}
+
+// screenshot saves the whole page as name in a temporary directory, and in
+// $HYGIE_SCREENSHOTS when set.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
@@ -146,11 +208,8 @@ func TestBrowserSignInToAudit(t *testing.T) {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(d, "audit.png"), png, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(d, name), png, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-
-	step("sign out", chromedp.Click(chromedp.CSS("#logout")), chromedp.WaitVisible(chromedp.CSS("#token")))
-	step("the session is gone", chromedp.Navigate(url+"/admin/audit"), chromedp.WaitVisible(chromedp.CSS("#token")))
 }

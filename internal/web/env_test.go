@@ -2,11 +2,16 @@ package web_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -41,10 +46,13 @@ const (
 //	victor viewer               (password)
 //	carla  clinician-validator  (password)
 //	nora   no role anywhere     (password)
+//	sam    steward              (password)
 //
 // plus the bootstrap admin (token only), a pseudonymized dataset, a finished
 // run registered as model "sepsis-risk" v1 in dev, and one prediction; a
-// second project "cardio" holds one prediction of its own.
+// second project "cardio" holds one prediction of its own. The steward also
+// imported an identifying extract, "admissions@1" (names, IPPs, free-text
+// notes), and derived "admissions_pseudo@1" from it (see seedAdmissions).
 type env struct {
 	t        *testing.T
 	srv      *httptest.Server
@@ -53,8 +61,12 @@ type env struct {
 	auth     *auth.Service
 	audit    *audit.Log
 	monitor  *monitor.Service
+	datasets *dataset.Service
 	pred     string // the sepsis prediction's id
 	cardioPr string // the cardio prediction's id
+	// secrets are the identifying cells of the admissions extract (names,
+	// IPPs, their pseudonyms, notes): no page may ever show one.
+	secrets []string
 }
 
 func newEnv(t *testing.T, configure ...func(*web.Deps)) *env {
@@ -89,7 +101,7 @@ func newEnv(t *testing.T, configure ...func(*web.Deps)) *env {
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 
-	e := &env{t: t, srv: ts, db: d, auth: authSvc, audit: a, monitor: mon,
+	e := &env{t: t, srv: ts, db: d, auth: authSvc, audit: a, monitor: mon, datasets: datasets,
 		client: &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 
 	// Seed, acting as the bootstrap admin and then as members.
@@ -115,6 +127,7 @@ func newEnv(t *testing.T, configure ...func(*web.Deps)) *env {
 		{"victor", "Victor Leroy", auth.RoleViewer},
 		{"carla", "Dr Carla Bernard", auth.RoleClinicianValidator},
 		{"nora", "Nora Petit", ""},
+		{"sam", "Samir Haddad", auth.RoleSteward},
 	} {
 		_, err := authSvc.CreateUser(admin, u.name, u.display, password, false)
 		must(err)
@@ -137,6 +150,7 @@ func newEnv(t *testing.T, configure ...func(*web.Deps)) *env {
 	dsv, _, err := datasets.Create(alice, dataset.NewVersion{Project: "sepsis", Dataset: "icu_vitals", Table: tbl, Level: dataset.Pseudonymized})
 	must(err)
 	must(reg.SetGate(admin, "sepsis", registry.Rule{Metric: "auc", Op: ">=", Threshold: 0.8}))
+	e.seedAdmissions(e.as("sam"), datasets)
 	e.pred = e.seedModel(alice, runs, reg, "sepsis", "sepsis-risk", &dsv.ID, "pred-sepsis-0001")
 	e.cardioPr = e.seedModel(alice, runs, reg, "cardio", "readmit", nil, "pred-cardio-0001")
 	return e
@@ -174,6 +188,81 @@ func (e *env) seedModel(ctx context.Context, runs *track.Service, reg *registry.
 		t.Fatal(err)
 	}
 	return predID
+}
+
+// seedAdmissions has the steward import an identifying extract of 120
+// admissions, admissions@1 (IPP, name, sex, birth date, height, admission
+// date, diabetes, lactate, sepsis, free-text notes naming the patient), and
+// derive admissions_pseudo@1 from it as hygie's pseudonymization does: IPPs
+// become pseudonyms, names and notes are dropped, birth dates keep the year.
+// The values are made up but deterministic.
+func (e *env) seedAdmissions(ctx context.Context, datasets *dataset.Service) {
+	t := e.t
+	t.Helper()
+	first := []string{"Jeanne", "Marcel", "Odette", "Lucien", "Simone", "Gaston", "Yvette", "Raymond", "Huguette", "Fernand", "Ginette", "Albert"}
+	last := []string{"Dupontel", "Lefebvre", "Moreau", "Girardin", "Fontaine", "Chevalier", "Rousseau", "Blanchard", "Gauthier", "Perrin"}
+	rng := rand.New(rand.NewPCG(20240501, 7))
+	day0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	ident := &dataset.Table{Columns: []dataset.Column{
+		{Name: "ipp", Type: dataset.TypeString, Role: dataset.RolePatientID},
+		{Name: "nom", Type: dataset.TypeString, Role: dataset.RoleDirectIdentifier},
+		{Name: "sexe", Type: dataset.TypeString, Role: dataset.RoleQuasiIdentifier},
+		{Name: "naissance", Type: dataset.TypeDate, Role: dataset.RoleQuasiIdentifier},
+		{Name: "taille_cm", Type: dataset.TypeFloat, Role: dataset.RoleFeature},
+		{Name: "admission", Type: dataset.TypeDate, Role: dataset.RoleDate},
+		{Name: "diabete", Type: dataset.TypeBoolean, Role: dataset.RoleFeature},
+		{Name: "lactate", Type: dataset.TypeFloat, Role: dataset.RoleFeature},
+		{Name: "sepsis", Type: dataset.TypeInteger, Role: dataset.RoleTarget},
+		{Name: "notes", Type: dataset.TypeText, Role: dataset.RoleText},
+	}}
+	pseudo := &dataset.Table{Columns: []dataset.Column{
+		{Name: "ipp", Type: dataset.TypeString, Role: dataset.RolePatientID},
+		{Name: "sexe", Type: dataset.TypeString, Role: dataset.RoleQuasiIdentifier},
+		{Name: "naissance_annee", Type: dataset.TypeInteger, Role: dataset.RoleQuasiIdentifier},
+		{Name: "taille_cm", Type: dataset.TypeFloat, Role: dataset.RoleFeature},
+		{Name: "admission", Type: dataset.TypeDate, Role: dataset.RoleDate},
+		{Name: "diabete", Type: dataset.TypeBoolean, Role: dataset.RoleFeature},
+		{Name: "lactate", Type: dataset.TypeFloat, Role: dataset.RoleFeature},
+		{Name: "sepsis", Type: dataset.TypeInteger, Role: dataset.RoleTarget},
+	}}
+	for i := range 120 {
+		ipp := fmt.Sprintf("IPP-%07d", 4410000+i*37)
+		name := first[i%len(first)] + " " + last[i/len(first)]
+		sum := sha256.Sum256([]byte(ipp))
+		pseudonym := "PS" + hex.EncodeToString(sum[:])[:20]
+		note := fmt.Sprintf("Vu aux urgences, %s, douleur thoracique", name)
+		sex := "F"
+		if rng.IntN(100) < 47 {
+			sex = "M"
+		}
+		born := time.Date(1938+rng.IntN(62), time.Month(1+rng.IntN(12)), 1+rng.IntN(28), 0, 0, 0, 0, time.UTC)
+		height := 158.0 + 11*rng.NormFloat64()
+		if sex == "M" {
+			height += 12
+		}
+		lactate, sepsis := "", "0"
+		if rng.IntN(10) > 0 {
+			l := 0.7 + rng.ExpFloat64()*1.4
+			lactate = strconv.FormatFloat(l, 'f', 1, 64)
+			if l > 2.5 && rng.IntN(3) > 0 {
+				sepsis = "1"
+			}
+		}
+		diabetes := strconv.FormatBool(rng.IntN(4) == 0)
+		admitted := day0.AddDate(0, 0, rng.IntN(182)).Format(time.DateOnly)
+		h := strconv.FormatFloat(height, 'f', 1, 64)
+		ident.Rows = append(ident.Rows, []string{ipp, name, sex, born.Format(time.DateOnly), h, admitted, diabetes, lactate, sepsis, note})
+		pseudo.Rows = append(pseudo.Rows, []string{pseudonym, sex, strconv.Itoa(born.Year()), h, admitted, diabetes, lactate, sepsis})
+		e.secrets = append(e.secrets, ipp, name, pseudonym, note)
+	}
+	src, _, err := datasets.Create(ctx, dataset.NewVersion{Project: "sepsis", Dataset: "admissions", Table: ident, Level: dataset.Identifying})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := datasets.Create(ctx, dataset.NewVersion{Project: "sepsis", Dataset: "admissions_pseudo", Table: pseudo, Level: dataset.Pseudonymized,
+		Parent: &src, Recipe: "pseudonymize: hmac-sha256 (project key) on [ipp]; drop [nom notes]; year only for [naissance]"}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // as returns a context acting as username, with their current roles.

@@ -30,6 +30,10 @@ var funcs = template.FuncMap{
 	"badge":  badgeClass,
 	"short":  func(s string, n int) string { return shorten(s, n) },
 	"plural": func(n int, one, many string) string { return map[bool]string{true: one, false: many}[n == 1] },
+	// Links to a dataset version's page (version 0: the latest), and to the
+	// version a "name@version" reference names.
+	"datasetURL": datasetURL,
+	"refURL":     refURL,
 }
 
 // formatNumber shows a metric or feature value compactly: integers in

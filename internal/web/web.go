@@ -1,13 +1,18 @@
 // Package web is hygie's server-rendered web UI for clinicians and data
 // teams: sign-in, the projects a user belongs to, a project's datasets, runs,
-// models and recent predictions (with clinicians' feedback), and the audit
-// log. It is plain HTML forms rendered with html/template, one small embedded
-// stylesheet, and no JavaScript, so it works in locked-down hospital browsers.
+// models and recent predictions (with clinicians' feedback), a dataset
+// version's page (versions, schema, lineage, profile, and a form applying a
+// recipe), and the audit log. It is plain HTML forms rendered with
+// html/template, one small embedded stylesheet, charts as inline SVG, and no
+// JavaScript, so it works in locked-down hospital browsers.
 //
 // Its routes join the httpapi route table, so the same per-route policy
 // (deny by default), authentication and same-origin checks guard them. Pages
 // show metadata only — names, counts, metrics, model inputs that are already
-// pseudonymized features — never identifying values.
+// pseudonymized features, and dataset profiles, which withhold identifiers
+// and free text and suppress small counts themselves — never identifying
+// values. A profile of an identifying version is computed only for those
+// who may read it (stewards), and that read is audited.
 package web
 
 import (
@@ -72,7 +77,7 @@ type UI struct {
 }
 
 // pageNames are the templates under templates/ rendered inside layout.html.
-var pageNames = []string{"login", "home", "project", "audit", "error"}
+var pageNames = []string{"login", "home", "project", "dataset", "audit", "error"}
 
 // New parses the embedded templates once and returns the UI.
 func New(d Deps) (*UI, error) {
@@ -118,6 +123,10 @@ func (u *UI) Routes() []httpapi.Route {
 		{Method: "POST", Pattern: "/logout", Summary: "Sign out: revoke the session", Tag: tag, Scope: httpapi.Authenticated, Web: true, Handler: u.logout},
 		{Method: "GET", Pattern: "/{$}", Summary: "The user's projects", Tag: tag, Scope: httpapi.Authenticated, Web: true, Handler: u.home},
 		{Method: "GET", Pattern: "/projects/{project}", Summary: "A project's overview", Tag: tag, Scope: httpapi.Project, Perm: auth.PermProjectRead, Web: true, Handler: u.project},
+		{Method: "GET", Pattern: "/projects/{project}/datasets/{dataset}", Summary: "A dataset version (query: v, default the latest): versions, schema, lineage, profile", Tag: tag,
+			Scope: httpapi.Project, Perm: auth.PermDatasetRead, Web: true, Handler: u.datasetPage},
+		{Method: "POST", Pattern: "/projects/{project}/datasets/{dataset}/transform", Summary: "Apply a recipe to a dataset version (form: version, recipe, output)", Tag: tag,
+			Scope: httpapi.Project, Perm: auth.PermDatasetWrite, Web: true, Handler: u.transform},
 		{Method: "POST", Pattern: "/projects/{project}/predictions/{id}/feedback", Summary: "Give feedback on a prediction", Tag: tag,
 			Scope: httpapi.Project, Perm: auth.PermFeedbackWrite, Web: true, Handler: u.feedback},
 		{Method: "GET", Pattern: "/projects/{project}/audit", Summary: "A project's audit events", Tag: tag, Scope: httpapi.Project, Perm: auth.PermAuditRead, Web: true, Handler: u.projectAudit},
