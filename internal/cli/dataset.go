@@ -14,6 +14,7 @@ import (
 	"github.com/hygie-health/hygie/internal/app"
 	"github.com/hygie-health/hygie/internal/auth"
 	"github.com/hygie-health/hygie/internal/dataset"
+	"github.com/hygie-health/hygie/internal/dataset/profile"
 )
 
 // parseRef splits "name@version" (version 0 = latest when absent).
@@ -175,7 +176,26 @@ and every read of one is audited.`,
 			})
 		},
 	}
-	cmd.AddCommand(list, versions, show, lineage)
+	prof := &cobra.Command{
+		Use:   "profile NAME[@VERSION]",
+		Short: "Profile a version: statistics per column, privacy-aware",
+		Long: `Profile a version: count, missing, distinct, and by type min/max/mean/std,
+quantiles, histogram, most frequent values, timelines; correlations and
+duplicates. Values of identifier and free-text columns are never listed, and
+any value or bin held by fewer than 5 records shows as "<5".`,
+		Example: "  hygie dataset profile cohort_features -p demo-bmi --as marc --output json",
+		Args:    exactArgs(1, "NAME[@VERSION]"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return e.withVersion(cmd, project, args[0], func(a *app.App, ctx context.Context, v dataset.Version) error {
+				rep, err := profile.OfVersion(ctx, a.Datasets, v)
+				if err != nil {
+					return err
+				}
+				return e.print(rep, func(w io.Writer) { profileText(w, v, rep) })
+			})
+		},
+	}
+	cmd.AddCommand(list, versions, show, lineage, prof)
 	return cmd
 }
 
@@ -227,4 +247,59 @@ func firstLine(s string) string {
 		l = l[:77] + "..."
 	}
 	return l
+}
+
+// profileText prints one line per column; --output json gives everything.
+func profileText(w io.Writer, v dataset.Version, rep *profile.Report) {
+	fmt.Fprintf(w, "%s: %d rows, %d duplicate rows; cells under %d records are suppressed\n", v.Ref(), rep.Rows, rep.DuplicateRows, rep.MinCount)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "COLUMN\tTYPE\tROLE\tCOUNT\tMISSING\tDISTINCT\tSUMMARY")
+	num := func(p *float64) string {
+		if p == nil {
+			return "–"
+		}
+		return strconv.FormatFloat(*p, 'g', 5, 64)
+	}
+	str := func(p *string) string {
+		if p == nil {
+			return "–"
+		}
+		return *p
+	}
+	for _, c := range rep.Columns {
+		distinct := "–"
+		if c.Distinct != nil {
+			distinct = strconv.Itoa(*c.Distinct)
+		}
+		summary := ""
+		switch {
+		case c.Withheld != "":
+			summary = "values withheld (" + c.Withheld + ")"
+		case c.Numeric != nil:
+			n := c.Numeric
+			summary = fmt.Sprintf("min %s  p50 %s  max %s  mean %s  std %s", num(n.Min), num(n.Quantiles.P50), num(n.Max), num(n.Mean), num(n.Std))
+		case c.Temporal != nil:
+			summary = fmt.Sprintf("%s → %s (by %s)", str(c.Temporal.Min), str(c.Temporal.Max), c.Temporal.Granularity)
+		case c.Boolean != nil:
+			summary = fmt.Sprintf("true %s  false %s", cell(c.Boolean.True), cell(c.Boolean.False))
+		case c.String != nil:
+			var tops []string
+			for i, t := range c.String.Top {
+				if i == 3 {
+					break
+				}
+				tops = append(tops, fmt.Sprintf("%v (%d)", t.Value, t.Count))
+			}
+			summary = "top: " + strings.Join(tops, ", ")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\n", c.Name, c.Type, c.Role, c.Count, c.Missing, distinct, summary)
+	}
+	tw.Flush()
+}
+
+func cell(c profile.Cell) string {
+	if c.Count == nil {
+		return c.Label
+	}
+	return strconv.FormatInt(*c.Count, 10)
 }

@@ -1,23 +1,27 @@
 // Package dataset holds datasets and their immutable, content-addressed
 // versions: schema with column roles, privacy level, lineage to the parent
-// version and the recipe that produced it. Versions at the identifying level
-// are encrypted at rest with a per-version data key wrapped by the master
-// key, and only stewards read them, each read audited.
+// version and the recipe that produced it.
+//
+// A version's content is a typed table (Frame) stored once as Parquet in the
+// blob store, under its SHA-256. Versions at the identifying level are
+// encrypted at rest instead, in chunks (see crypt.go), with a per-version
+// data key wrapped by the master key, and only stewards read them, each
+// read audited. Import brings tables in from CSV, JSON Lines, Parquet or a
+// PostgreSQL query, streaming, in constant memory.
 package dataset
 
 import (
-	"bytes"
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/hygie-health/hygie/internal/audit"
@@ -54,6 +58,7 @@ type Version struct {
 	Columns   []Column  `json:"columns"`
 	Rows      int       `json:"rows"`
 	Level     Level     `json:"privacy_level"`
+	Format    string    `json:"format"` // how the content is stored: "parquet"
 	Encrypted bool      `json:"encrypted"`
 	ParentID  *int64    `json:"parent_id,omitempty"`
 	Parent    string    `json:"parent,omitempty"` // name@version
@@ -66,6 +71,15 @@ type Version struct {
 
 // Ref is "name@version".
 func (v Version) Ref() string { return fmt.Sprintf("%s@%d", v.Dataset, v.Version) }
+
+// FormatParquet is the storage format of versions' content.
+const FormatParquet = "parquet"
+
+// Labels binding sealed streams to their use (see crypt.go).
+const (
+	sealLabelContent = "hygie dataset content"
+	sealLabelSpool   = "hygie spool"
+)
 
 // Service manages datasets.
 type Service struct {
@@ -86,89 +100,168 @@ var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
 // NewVersion describes a version to create.
 type NewVersion struct {
 	Project, Dataset string
-	Table            *Table
-	Level            Level
-	Parent           *Version // nil for an import
-	Recipe           string   // the recipe text that produced it, if any
+	Frame            *Frame
+	// Table is the text form of the content, converted to a Frame when
+	// Frame is nil (each cell read as its column's type).
+	Table  *Table
+	Level  Level
+	Parent *Version // nil for an import
+	Recipe string   // the recipe text that produced it, if any
+}
+
+// checkNew checks what a new version needs before its content is read:
+// a valid dataset name and level, and the permission to write it.
+func (s *Service) checkNew(ctx context.Context, project, dataset string, level Level) error {
+	if !nameRE.MatchString(dataset) {
+		return errs.Invalidf("dataset name %q: use lower-case letters, digits, '_' or '-', starting with a letter", dataset)
+	}
+	if !ValidLevel(level) {
+		return errs.Invalidf("privacy level %q: want identifying, pseudonymized, anonymized or aggregate", level)
+	}
+	perm := auth.PermDatasetWrite
+	if level == Identifying {
+		perm = auth.PermIdentifyingData
+	}
+	return auth.Require(ctx, project, perm)
+}
+
+// checkLevel refuses direct identifiers in versions that are not
+// identifying.
+func checkLevel(cols []Column, level Level) error {
+	if level == Identifying {
+		return nil
+	}
+	for _, c := range cols {
+		if c.Role.Identifying() && c.Role != RolePatientID {
+			return errs.Invalidf("column %q has role %s: a %s version cannot hold direct identifiers", c.Name, c.Role, level)
+		}
+	}
+	return nil
 }
 
 // Create stores a new version. Identical content (same digest, schema and
 // level) in the same dataset returns the existing version instead.
 func (s *Service) Create(ctx context.Context, nv NewVersion) (Version, bool, error) {
-	if !nameRE.MatchString(nv.Dataset) {
-		return Version{}, false, errs.Invalidf("dataset name %q: use lower-case letters, digits, '_' or '-', starting with a letter", nv.Dataset)
-	}
-	if !ValidLevel(nv.Level) {
-		return Version{}, false, errs.Invalidf("privacy level %q: want identifying, pseudonymized, anonymized or aggregate", nv.Level)
-	}
-	perm := auth.PermDatasetWrite
-	if nv.Level == Identifying {
-		perm = auth.PermIdentifyingData
-	}
-	if err := auth.Require(ctx, nv.Project, perm); err != nil {
+	if err := s.checkNew(ctx, nv.Project, nv.Dataset, nv.Level); err != nil {
 		return Version{}, false, err
 	}
-	if err := nv.Table.Validate(); err != nil {
-		return Version{}, false, err
-	}
-	if nv.Level != Identifying {
-		for _, c := range nv.Table.Columns {
-			if c.Role.Identifying() && c.Role != RolePatientID {
-				return Version{}, false, errs.Invalidf("column %q has role %s: a %s version cannot hold direct identifiers", c.Name, c.Role, nv.Level)
-			}
+	f := nv.Frame
+	if f == nil {
+		if nv.Table == nil {
+			return Version{}, false, errs.Invalidf("no content: a new version needs a frame or a table")
+		}
+		var err error
+		if f, err = nv.Table.ToFrame(); err != nil {
+			return Version{}, false, err
 		}
 	}
-	var buf bytes.Buffer
-	if err := nv.Table.WriteCSV(&buf); err != nil {
+	if err := f.Validate(); err != nil {
 		return Version{}, false, err
 	}
-	schema, _ := json.Marshal(nv.Table.Columns)
-	sum := sha256.New()
-	sum.Write(buf.Bytes())
-	sum.Write(schema)
-	sum.Write([]byte(nv.Level))
-	digest := hex.EncodeToString(sum.Sum(nil))
-
-	if existing, err := s.byDigest(ctx, nv.Project, nv.Dataset, digest); err == nil {
-		return existing, false, nil
-	} else if !errs.Is(err, errs.NotFound) {
+	cols := slices.Clone(f.Columns)
+	if err := checkColumns(cols); err != nil {
 		return Version{}, false, err
 	}
+	if err := checkLevel(cols, nv.Level); err != nil {
+		return Version{}, false, err
+	}
+	return s.store(ctx, nv, cols, func(fw *frameWriter) error { return fw.Write(f) }, nil)
+}
 
-	v := Version{Project: nv.Project, Dataset: nv.Dataset, Digest: digest, Columns: nv.Table.Columns, Rows: len(nv.Table.Rows),
-		Level: nv.Level, Recipe: nv.Recipe, CreatedAt: s.now().UTC(), CreatedBy: audit.ActorFrom(ctx)}
+// store encodes content (written by encode onto a frameWriter with cols) as
+// a new version described by nv, streaming it to the blob store, then
+// records it. The caller has run checkNew, checkColumns and checkLevel.
+// Identical content already stored in the dataset returns that version.
+func (s *Service) store(ctx context.Context, nv NewVersion, cols []Column, encode func(*frameWriter) error, detail map[string]any) (Version, bool, error) {
+	schema, err := json.Marshal(cols)
+	if err != nil {
+		return Version{}, false, err
+	}
+	v := Version{Project: nv.Project, Dataset: nv.Dataset, Columns: cols, Level: nv.Level, Format: FormatParquet,
+		Recipe: nv.Recipe, CreatedBy: audit.ActorFrom(ctx)}
 	if nv.Parent != nil {
 		v.ParentID, v.Parent = &nv.Parent.ID, nv.Parent.Ref()
 	}
-	// Store the content first: an orphan blob is harmless, a row without
-	// content is not.
-	if nv.Level == Identifying {
-		dk := keys.Random()
-		ct, err := seal(dk, buf.Bytes(), []byte(digest))
-		if err != nil {
-			return Version{}, false, err
-		}
-		v.Encrypted = true
-		v.dataKey = s.keys.Wrap(dk, []byte("dataset-version:"+digest))
-		v.blobKey = "datasets/encrypted/" + digest + "-" + hex.EncodeToString(keys.Random()[:8])
-		if _, err := s.blobs.Put(ctx, v.blobKey, bytes.NewReader(ct)); err != nil {
-			return Version{}, false, fmt.Errorf("store dataset content: %w", err)
-		}
-	} else {
-		key, _, err := blob.PutContent(ctx, s.blobs, bytes.NewReader(buf.Bytes()))
-		if err != nil {
-			return Version{}, false, fmt.Errorf("store dataset content: %w", err)
-		}
-		v.blobKey = key
+
+	// The content streams through the hash (and the cipher) into the blob
+	// store, which reads it from a pipe: no copy of the whole is ever held.
+	var dataKey []byte
+	pr, pw := io.Pipe()
+	put := func() (string, error) {
+		key, _, err := blob.PutContent(ctx, s.blobs, pr)
+		return key, err
 	}
+	if nv.Level == Identifying {
+		dataKey = keys.Random()
+		key := "datasets/encrypted/" + hex.EncodeToString(keys.Random()[:16])
+		put = func() (string, error) {
+			_, err := s.blobs.Put(ctx, key, pr)
+			return key, err
+		}
+	}
+	type putResult struct {
+		key string
+		err error
+	}
+	done := make(chan putResult, 1)
+	go func() {
+		key, err := put()
+		// Unblock the writer if the store stopped reading early.
+		pr.CloseWithError(cmpErr(err, errors.New("blob store stopped reading")))
+		done <- putResult{key, err}
+	}()
+	h := sha256.New()
+	rows, encErr := encodeContent(pw, h, dataKey, cols, encode)
+	pw.CloseWithError(encErr)
+	res := <-done
+	discard := func() {
+		if nv.Level == Identifying && res.err == nil {
+			// A random key: nothing else refers to this blob.
+			if err := s.blobs.Delete(context.WithoutCancel(ctx), res.key); err != nil {
+				slog.WarnContext(ctx, "dataset: delete unused encrypted content", "key", res.key, "err", err)
+			}
+		}
+	}
+	if encErr != nil {
+		discard()
+		if res.err != nil && errors.Is(encErr, res.err) {
+			return Version{}, false, fmt.Errorf("store dataset content: %w", res.err)
+		}
+		return Version{}, false, encErr
+	}
+	if res.err != nil {
+		return Version{}, false, fmt.Errorf("store dataset content: %w", res.err)
+	}
+	h.Write(schema)
+	h.Write([]byte(nv.Level))
+	v.Digest = hex.EncodeToString(h.Sum(nil))
+	v.Rows = int(rows)
+	v.blobKey = res.key
+	if dataKey != nil {
+		v.Encrypted = true
+		v.dataKey = s.keys.Wrap(dataKey, []byte("dataset-version:"+v.Digest))
+	}
+
+	if existing, err := s.byDigest(ctx, nv.Project, nv.Dataset, v.Digest); err == nil {
+		discard()
+		return existing, false, nil
+	} else if !errs.Is(err, errs.NotFound) {
+		discard()
+		return Version{}, false, err
+	}
+	if detail == nil {
+		detail = map[string]any{}
+	}
+	detail["rows"], detail["privacy_level"], detail["parent"] = v.Rows, v.Level, v.Parent
+	v.CreatedAt = s.now().UTC()
 	existing := false
-	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
 		if err := tx.Lock(ctx, db.LockVersions); err != nil {
 			return err
 		}
 		// The same content may have been committed since the check above by
 		// a concurrent import: under the lock, this second check is final.
-		prev, err := scanVersion(tx.QueryRow(ctx, `SELECT `+versionCols+versionFrom+`WHERE p.name = ? AND d.name = ? AND v.digest = ?`, nv.Project, nv.Dataset, digest))
+		prev, err := scanVersion(tx.QueryRow(ctx, `SELECT `+versionCols+versionFrom+`WHERE p.name = ? AND d.name = ? AND v.digest = ?`, nv.Project, nv.Dataset, v.Digest))
 		if err == nil {
 			v, existing = prev, true
 			return nil
@@ -191,18 +284,57 @@ func (s *Service) Create(ctx context.Context, nv NewVersion) (Version, bool, err
 			return err
 		}
 		err = tx.QueryRow(ctx, `INSERT INTO dataset_versions (dataset_id, version, digest, blob_key, format, data_key, schema_json, row_count, privacy_level, parent_id, recipe, created_at, created_by)
-			VALUES (?, ?, ?, ?, 'csv', ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			dsID, v.Version, digest, v.blobKey, v.dataKey, string(schema), v.Rows, string(v.Level), v.ParentID, v.Recipe, v.CreatedAt, v.CreatedBy).Scan(&v.ID)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			dsID, v.Version, v.Digest, v.blobKey, v.Format, v.dataKey, string(schema), v.Rows, string(v.Level), v.ParentID, v.Recipe, v.CreatedAt, v.CreatedBy).Scan(&v.ID)
 		if err != nil {
 			return err
 		}
 		return s.audit.AppendTx(ctx, tx, audit.Event{Action: "dataset.version.create", Project: nv.Project, Target: "dataset:" + v.Ref(), Outcome: audit.Success,
-			Detail: audit.MarshalDetail(map[string]any{"rows": v.Rows, "privacy_level": v.Level, "parent": v.Parent})})
+			Detail: audit.MarshalDetail(detail)})
 	})
+	if err != nil || existing {
+		discard()
+	}
 	return v, err == nil && !existing, err
 }
 
-const versionCols = `v.id, p.name, d.name, v.version, v.digest, v.blob_key, v.data_key, v.schema_json, v.row_count, v.privacy_level, v.parent_id, v.recipe, v.created_at, v.created_by,
+func cmpErr(err, otherwise error) error {
+	if err != nil {
+		return err
+	}
+	return otherwise
+}
+
+// encodeContent writes the Parquet encoding of the content onto w, through
+// h and, with a data key, the cipher. It returns the number of rows.
+func encodeContent(w io.Writer, h io.Writer, dataKey []byte, cols []Column, encode func(*frameWriter) error) (int64, error) {
+	var sw *sealWriter
+	if dataKey != nil {
+		var err error
+		if sw, err = newSealWriter(w, dataKey, sealLabelContent); err != nil {
+			return 0, err
+		}
+		w = sw
+	}
+	fw, err := newFrameWriter(io.MultiWriter(h, w), cols)
+	if err != nil {
+		return 0, err
+	}
+	if err := encode(fw); err != nil {
+		return 0, err
+	}
+	if err := fw.Close(); err != nil {
+		return 0, err
+	}
+	if sw != nil {
+		if err := sw.Close(); err != nil {
+			return 0, err
+		}
+	}
+	return fw.Rows(), nil
+}
+
+const versionCols = `v.id, p.name, d.name, v.version, v.digest, v.blob_key, v.format, v.data_key, v.schema_json, v.row_count, v.privacy_level, v.parent_id, v.recipe, v.created_at, v.created_by,
 	COALESCE((SELECT pd.name || '@' || CAST(pv.version AS TEXT) FROM dataset_versions pv JOIN datasets pd ON pd.id = pv.dataset_id WHERE pv.id = v.parent_id), '')`
 const versionFrom = ` FROM dataset_versions v JOIN datasets d ON d.id = v.dataset_id JOIN projects p ON p.id = d.project_id `
 
@@ -213,7 +345,7 @@ func scanVersion(r db.Scanner) (Version, error) {
 		parent sql.NullInt64
 		level  string
 	)
-	err := r.Scan(&v.ID, &v.Project, &v.Dataset, &v.Version, &v.Digest, &v.blobKey, &v.dataKey, &schema, &v.Rows, &level, &parent, &v.Recipe, &v.CreatedAt, &v.CreatedBy, &v.Parent)
+	err := r.Scan(&v.ID, &v.Project, &v.Dataset, &v.Version, &v.Digest, &v.blobKey, &v.Format, &v.dataKey, &schema, &v.Rows, &level, &parent, &v.Recipe, &v.CreatedAt, &v.CreatedBy, &v.Parent)
 	if err != nil {
 		return v, err
 	}
@@ -283,80 +415,4 @@ func (s *Service) Lineage(ctx context.Context, v Version) ([]Version, error) {
 		}
 	}
 	return out, nil
-}
-
-// Read loads a version's content. Identifying versions need the steward's
-// permission, and every read of one is audited, allowed or not.
-func (s *Service) Read(ctx context.Context, v Version) (*Table, error) {
-	if v.Level == Identifying {
-		err := auth.Require(ctx, v.Project, auth.PermIdentifyingData)
-		outcome := audit.Success
-		if err != nil {
-			outcome = audit.Denied
-		}
-		if aerr := s.audit.Append(ctx, audit.Event{Action: "dataset.read_identifying", Project: v.Project, Target: "dataset:" + v.Ref(), Outcome: outcome}); aerr != nil {
-			return nil, aerr
-		}
-		if err != nil {
-			return nil, err
-		}
-	} else if err := auth.Require(ctx, v.Project, auth.PermDatasetRead); err != nil {
-		return nil, err
-	}
-	rc, err := s.blobs.Get(ctx, v.blobKey)
-	if err != nil {
-		return nil, fmt.Errorf("dataset %s content: %w", v.Ref(), err)
-	}
-	defer rc.Close()
-	data, err := io.ReadAll(rc)
-	if err != nil {
-		return nil, err
-	}
-	if v.Encrypted {
-		dk, err := s.keys.Unwrap(v.dataKey, []byte("dataset-version:"+v.Digest))
-		if err != nil {
-			return nil, fmt.Errorf("dataset %s: %w", v.Ref(), err)
-		}
-		if data, err = open(dk, data, []byte(v.Digest)); err != nil {
-			return nil, fmt.Errorf("dataset %s: content does not decrypt", v.Ref())
-		}
-	}
-	t, err := ReadCSV(bytes.NewReader(data), v.Ref())
-	if err != nil {
-		return nil, err
-	}
-	t.Columns = v.Columns
-	return t, nil
-}
-
-func seal(key, plaintext, aad []byte) ([]byte, error) {
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	gcm, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, err
-	}
-	nonce := make([]byte, gcm.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, err
-	}
-	return gcm.Seal(nonce, nonce, plaintext, aad), nil
-}
-
-func open(key, ciphertext, aad []byte) ([]byte, error) {
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	gcm, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, err
-	}
-	if len(ciphertext) < gcm.NonceSize() {
-		return nil, fmt.Errorf("ciphertext too short")
-	}
-	n := gcm.NonceSize()
-	return gcm.Open(nil, ciphertext[:n], ciphertext[n:], aad)
 }

@@ -136,10 +136,10 @@ func TestCreateIsContentAddressed(t *testing.T) {
 		if _, err := e.ds.Get(context.Background(), "proj", "bio", 9); !errs.Is(err, errs.NotFound) {
 			t.Errorf("Get missing version: %v", err)
 		}
-		// Blobs are content-addressed too: versions 1 and 3 share their CSV.
+		// Blobs are content-addressed too: versions 1 and 3 share their content.
 		objs, _ := e.blobs.List(context.Background(), "")
 		if len(objs) != 2 {
-			t.Errorf("blob store holds %d objects, want 2 (two distinct CSV contents)", len(objs))
+			t.Errorf("blob store holds %d objects, want 2 (two distinct contents)", len(objs))
 		}
 		got, err := e.ds.Read(e.scientist, vs[1])
 		if err != nil {
@@ -365,9 +365,10 @@ func TestNonIdentifyingLevelsRefuseDirectIdentifiers(t *testing.T) {
 				}
 			})
 		}
-		// The two accepted versions share one CSV content; refused ones store nothing.
-		if objs, _ := e.blobs.List(context.Background(), ""); len(objs) != 1 {
-			t.Errorf("%d blobs stored, want 1", len(objs))
+		// The two accepted versions differ by their roles, recorded in the
+		// content; refused ones store nothing.
+		if objs, _ := e.blobs.List(context.Background(), ""); len(objs) != 2 {
+			t.Errorf("%d blobs stored, want 2", len(objs))
 		}
 	})
 }

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -169,7 +168,8 @@ func csvErr(source string, err error) error {
 	return errs.Invalidf("%s: %v", source, err)
 }
 
-// InferTypes sets each column's type from its values.
+// InferTypes sets each column's type from its values, with the import's
+// rules (see infer.go; the decimal mark is '.', "" is missing).
 func (t *Table) InferTypes() {
 	for i := range t.Columns {
 		t.Columns[i].Type = inferType(t.Rows, i)
@@ -177,45 +177,21 @@ func (t *Table) InferTypes() {
 }
 
 func inferType(rows [][]string, col int) Type {
-	isInt, isFloat, isBool, isDate, any := true, true, true, true, false
+	kinds, present := kindAll, false
 	for _, row := range rows {
-		v := row[col]
-		if v == "" {
+		b := trimSpace([]byte(row[col]))
+		if len(b) == 0 {
 			continue
 		}
-		any = true
-		if isInt {
-			if _, err := strconv.ParseInt(v, 10, 64); err != nil {
-				isInt = false
-			}
-		}
-		if isFloat {
-			if _, err := strconv.ParseFloat(v, 64); err != nil {
-				isFloat = false
-			}
-		}
-		if isBool && v != "true" && v != "false" {
-			isBool = false
-		}
-		if isDate {
-			if _, err := time.Parse(time.DateOnly, v); err != nil {
-				isDate = false
-			}
+		present = true
+		if kinds &= classify(b); kinds == 0 {
+			break
 		}
 	}
-	switch {
-	case !any:
+	if !present {
 		return TypeString
-	case isInt:
-		return TypeInteger
-	case isFloat:
-		return TypeFloat
-	case isBool:
-		return TypeBoolean
-	case isDate:
-		return TypeDate
 	}
-	return TypeString
+	return typeOfKinds(kinds, '.')
 }
 
 // WriteCSV writes the table with a header row.

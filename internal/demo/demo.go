@@ -91,25 +91,26 @@ func Run(ctx context.Context, a *app.App, out io.Writer, o Options) (Result, fun
 	if err := cohort.WriteCSV(&csv, patients); err != nil {
 		return res, nil, err
 	}
-	bar := newBar(o.Progress, int64(csv.Len()), "reading extract")
-	t, err := dataset.ReadCSV(io.TeeReader(&csv, bar), "cohort.csv")
-	if err != nil {
-		return res, nil, err
-	}
-	bar.Finish()
-	suggested := dataset.SuggestRoles(t.Names())
+	size := int64(csv.Len())
+	bar := newBar(o.Progress, size, "importing extract")
 	roles := map[string]dataset.Role{
 		"patient_id": dataset.RolePatientID, "nom": dataset.RoleDirectIdentifier, "prenom": dataset.RoleDirectIdentifier,
 		"nir": dataset.RoleDirectIdentifier, "sexe": dataset.RoleQuasiIdentifier, "date_naissance": dataset.RoleQuasiIdentifier,
 		"taille_cm": dataset.RoleFeature, "poids_kg": dataset.RoleFeature, "imc": dataset.RoleTarget,
 	}
-	if err := t.SetRoles(roles); err != nil {
-		return res, nil, err
-	}
-	raw, created, err := a.Datasets.Create(as("sophie"), dataset.NewVersion{Project: Project, Dataset: "cohort", Table: t, Level: dataset.Identifying})
+	imp, err := a.Datasets.Import(as("sophie"), dataset.Stream("cohort.csv", dataset.FormatCSV, &csv), dataset.ImportOptions{
+		Project: Project, Dataset: "cohort", Level: dataset.Identifying, Roles: roles,
+		Progress: func(p dataset.Progress) {
+			if p.Stage == "import" && p.Unit == "bytes" {
+				bar.Set64(p.Done)
+			}
+		}})
 	if err != nil {
 		return res, nil, err
 	}
+	bar.Finish()
+	raw, created := imp.Version, imp.Created
+	suggested := dataset.SuggestRoles(colNames(raw.Columns))
 	fmt.Fprintf(out, "  %s: %d rows, %d columns, level %s, encrypted at rest: %v%s\n", raw.Ref(), raw.Rows, len(raw.Columns), raw.Level, raw.Encrypted, reused(created))
 	fmt.Fprintf(out, "  roles suggested from column names (confirmed by the steward): %s\n", fmtRoles(suggested))
 

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 	"github.com/hygie-health/hygie/internal/audit"
 	"github.com/hygie-health/hygie/internal/auth"
 	"github.com/hygie-health/hygie/internal/dataset"
+	"github.com/hygie-health/hygie/internal/dataset/profile"
 	"github.com/hygie-health/hygie/internal/errs"
 	"github.com/hygie-health/hygie/internal/monitor"
 	"github.com/hygie-health/hygie/internal/privacy/pseudo"
@@ -65,11 +65,12 @@ func (s *Server) AddAPI(svc Services) {
 		Route{Method: "GET", Pattern: "/api/v1/projects/{project}/audit", Summary: "The project's audit events", Tag: proj, Scope: Project, Perm: auth.PermAuditRead, Handler: a.projectAudit},
 
 		Route{Method: "GET", Pattern: "/api/v1/projects/{project}/datasets", Summary: "Datasets (latest versions)", Tag: data, Scope: Project, Perm: auth.PermDatasetRead, Handler: a.listDatasets},
-		Route{Method: "POST", Pattern: "/api/v1/projects/{project}/datasets/{dataset}/versions", Summary: "Import a CSV body as a new version (query: level, role.<column>=<role>)", Tag: data, Scope: Project, Perm: auth.PermDatasetWrite, Handler: a.importDataset},
+		Route{Method: "POST", Pattern: "/api/v1/projects/{project}/datasets/{dataset}/versions", Summary: "Import a table (body: CSV, JSON Lines or Parquet) as a new version (query: level, format=csv|jsonl|parquet, sep, encoding, decimal, role.<column>=<role>, type.<column>=<type>)", Tag: data, Scope: Project, Perm: auth.PermDatasetWrite, Handler: a.importDataset},
 		Route{Method: "GET", Pattern: "/api/v1/projects/{project}/datasets/{dataset}/versions", Summary: "Versions of a dataset", Tag: data, Scope: Project, Perm: auth.PermDatasetRead, Handler: a.listVersions},
 		Route{Method: "GET", Pattern: "/api/v1/projects/{project}/datasets/{dataset}/versions/{version}", Summary: "A dataset version's metadata", Tag: data, Scope: Project, Perm: auth.PermDatasetRead, Handler: a.getVersion},
 		Route{Method: "GET", Pattern: "/api/v1/projects/{project}/datasets/{dataset}/versions/{version}/lineage", Summary: "A version and its ancestors", Tag: data, Scope: Project, Perm: auth.PermDatasetRead, Handler: a.lineage},
-		Route{Method: "GET", Pattern: "/api/v1/projects/{project}/datasets/{dataset}/versions/{version}/content", Summary: "Export a version as CSV (identifying versions: stewards only, audited)", Tag: data, Scope: Project, Perm: auth.PermDatasetRead, Handler: a.exportVersion},
+		Route{Method: "GET", Pattern: "/api/v1/projects/{project}/datasets/{dataset}/versions/{version}/content", Summary: "Export a version (query: format=csv|parquet|jsonl; identifying versions: stewards only, audited)", Tag: data, Scope: Project, Perm: auth.PermDatasetRead, Handler: a.exportVersion},
+		Route{Method: "GET", Pattern: "/api/v1/projects/{project}/datasets/{dataset}/versions/{version}/profile", Summary: "Privacy-aware profile of a version (small cells suppressed, identifiers never listed)", Tag: data, Scope: Project, Perm: auth.PermDatasetRead, Handler: a.profileVersion},
 		Route{Method: "POST", Pattern: "/api/v1/projects/{project}/datasets/{dataset}/versions/{version}/pseudonymize", Summary: "Derive a pseudonymized version", Tag: data, Scope: Project, Perm: auth.PermIdentifyingData, Handler: a.pseudonymize},
 		Route{Method: "POST", Pattern: "/api/v1/projects/{project}/datasets/{dataset}/versions/{version}/transform", Summary: "Apply a YAML recipe (body) to derive a new version (query: output)", Tag: data, Scope: Project, Perm: auth.PermDatasetWrite, Handler: a.transform},
 
@@ -318,28 +319,50 @@ func (a *api) importDataset(w http.ResponseWriter, r *http.Request) error {
 	if level == "" {
 		return errs.Invalidf("query level is required (identifying, pseudonymized, anonymized or aggregate)")
 	}
-	t, err := dataset.ReadCSV(r.Body, "request body")
-	if err != nil {
-		return err
-	}
-	roles := map[string]dataset.Role{}
+	o := dataset.ImportOptions{Project: r.PathValue("project"), Dataset: r.PathValue("dataset"), Level: level,
+		Roles: map[string]dataset.Role{}, Types: map[string]dataset.Type{}, Encoding: q.Get("encoding")}
 	for k, v := range q {
 		if name, ok := strings.CutPrefix(k, "role."); ok && len(v) > 0 {
-			roles[name] = dataset.Role(v[0])
+			o.Roles[name] = dataset.Role(v[0])
+		}
+		if name, ok := strings.CutPrefix(k, "type."); ok && len(v) > 0 {
+			o.Types[name] = dataset.Type(v[0])
 		}
 	}
-	if err := t.SetRoles(roles); err != nil {
+	var err error
+	if o.Separator, err = oneByte(q.Get("sep"), "sep"); err != nil {
 		return err
 	}
-	v, created, err := a.Datasets.Create(r.Context(), dataset.NewVersion{Project: r.PathValue("project"), Dataset: r.PathValue("dataset"), Table: t, Level: level})
+	if o.Decimal, err = oneByte(q.Get("decimal"), "decimal"); err != nil {
+		return err
+	}
+	format := q.Get("format")
+	if format == "" {
+		format = dataset.FormatCSV
+	}
+	res, err := a.Datasets.Import(r.Context(), dataset.Stream("request body", format, r.Body), o)
 	if err != nil {
 		return err
 	}
 	status := http.StatusCreated
-	if !created {
+	if !res.Created {
 		status = http.StatusOK
 	}
-	return WriteJSON(w, status, map[string]any{"version": v, "created": created, "suggested_roles": dataset.SuggestRoles(t.Names())})
+	return WriteJSON(w, status, map[string]any{"version": res.Version, "created": res.Created, "suggested_roles": res.Suggested, "dialect": res.Dialect})
+}
+
+// oneByte reads a one-character query parameter ("tab" or "\t" is a tab).
+func oneByte(s, name string) (byte, error) {
+	switch s {
+	case "":
+		return 0, nil
+	case "tab", `\t`, "\t":
+		return '\t', nil
+	}
+	if len(s) != 1 {
+		return 0, errs.Invalidf("query %s: want one character", name)
+	}
+	return s[0], nil
 }
 
 func (a *api) listVersions(w http.ResponseWriter, r *http.Request) error {
@@ -386,19 +409,49 @@ func (a *api) exportVersion(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	t, err := a.Datasets.Read(r.Context(), v)
+	format := r.URL.Query().Get("format")
+	if format == "" {
+		format = dataset.ExportCSV
+	}
+	ctype := map[string]string{dataset.ExportCSV: "text/csv; charset=utf-8", dataset.ExportJSONL: "application/jsonl; charset=utf-8",
+		dataset.ExportParquet: "application/vnd.apache.parquet"}[format]
+	// Headers go out with the first byte, once access is granted: a refusal
+	// still answers with a JSON error.
+	lw := &lazyHeaders{w: w, set: func(h http.Header) {
+		h.Set("Content-Type", ctype)
+		h.Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", fmt.Sprintf("%s-v%d.%s", v.Dataset, v.Version, format)))
+		h.Set("Cache-Control", "no-store")
+	}}
+	// Access and the stored content are checked before the first byte; a
+	// failure past it (content altered at rest) ends the body with the error.
+	return a.Datasets.Export(r.Context(), v, format, lw)
+}
+
+// lazyHeaders sets response headers just before the first write.
+type lazyHeaders struct {
+	w       http.ResponseWriter
+	set     func(http.Header)
+	started bool
+}
+
+func (l *lazyHeaders) Write(p []byte) (int, error) {
+	if !l.started {
+		l.started = true
+		l.set(l.w.Header())
+	}
+	return l.w.Write(p)
+}
+
+func (a *api) profileVersion(w http.ResponseWriter, r *http.Request) error {
+	v, err := a.version(r)
 	if err != nil {
 		return err
 	}
-	var buf bytes.Buffer
-	if err := t.WriteCSV(&buf); err != nil {
+	rep, err := profile.OfVersion(r.Context(), a.Datasets, v)
+	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", fmt.Sprintf("%s-v%d.csv", v.Dataset, v.Version)))
-	w.Header().Set("Cache-Control", "no-store")
-	_, err = w.Write(buf.Bytes())
-	return err
+	return WriteJSON(w, http.StatusOK, rep)
 }
 
 func (a *api) pseudonymize(w http.ResponseWriter, r *http.Request) error {

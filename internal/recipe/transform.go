@@ -14,11 +14,7 @@ func Transform(ctx context.Context, ds *dataset.Service, src dataset.Version, te
 	if err != nil {
 		return dataset.Version{}, false, err
 	}
-	t, err := ds.Read(ctx, src)
-	if err != nil {
-		return dataset.Version{}, false, err
-	}
-	f, err := t.ToFrame()
+	f, err := ds.ReadFrame(ctx, src)
 	if err != nil {
 		return dataset.Version{}, false, err
 	}
@@ -29,5 +25,5 @@ func Transform(ctx context.Context, ds *dataset.Service, src dataset.Version, te
 	if out == "" {
 		out = src.Dataset
 	}
-	return ds.Create(ctx, dataset.NewVersion{Project: src.Project, Dataset: out, Table: res.ToTable(), Level: src.Level, Parent: &src, Recipe: string(text)})
+	return ds.Create(ctx, dataset.NewVersion{Project: src.Project, Dataset: out, Frame: res, Level: src.Level, Parent: &src, Recipe: string(text)})
 }

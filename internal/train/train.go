@@ -57,11 +57,11 @@ func Linear(ctx context.Context, ds *dataset.Service, runs *track.Service, v dat
 	if spec.RunName == "" {
 		spec.RunName = "linear-" + spec.Target
 	}
-	t, err := ds.Read(ctx, v)
+	t, err := ds.ReadFrame(ctx, v)
 	if err != nil {
 		return Result{}, err
 	}
-	X := make([][]float64, len(t.Rows))
+	X := make([][]float64, t.Rows())
 	for i := range X {
 		X[i] = make([]float64, len(spec.Features))
 	}

@@ -10,11 +10,7 @@ import (
 // follows the dataset's access rules (identifying versions: stewards only,
 // audited).
 func OfVersion(ctx context.Context, ds *dataset.Service, v dataset.Version) (*Report, error) {
-	t, err := ds.Read(ctx, v)
-	if err != nil {
-		return nil, err
-	}
-	f, err := t.ToFrame()
+	f, err := ds.ReadFrame(ctx, v)
 	if err != nil {
 		return nil, err
 	}

@@ -15,7 +15,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -97,9 +96,10 @@ type Result struct {
 }
 
 // Pseudonymize derives a pseudonymized version from an identifying one:
-// patient_id columns become keyed pseudonyms, direct identifiers are dropped,
-// and date columns that are quasi-identifiers (birth dates) keep only the
-// year. Input it cannot process is rejected, never passed through.
+// patient_id columns become keyed pseudonyms, direct identifiers and free
+// text are dropped, and date or datetime columns that are quasi-identifiers
+// (birth dates) keep only the year. Input it cannot process is rejected,
+// never passed through.
 func (s *Service) Pseudonymize(ctx context.Context, src dataset.Version) (Result, error) {
 	if src.Level != dataset.Identifying {
 		return Result{}, errs.Invalidf("dataset %s is %s: only identifying versions are pseudonymized", src.Ref(), src.Level)
@@ -107,7 +107,14 @@ func (s *Service) Pseudonymize(ctx context.Context, src dataset.Version) (Result
 	if err := auth.Require(ctx, src.Project, auth.PermIdentifyingData); err != nil {
 		return Result{}, err
 	}
-	t, err := s.datasets.Read(ctx, src)
+	// Check the columns before reading the content.
+	for _, c := range src.Columns {
+		if c.Role == dataset.RoleQuasiIdentifier && c.Type != dataset.TypeDate && c.Type != dataset.TypeDatetime && looksLikeDate(c.Name) {
+			// Fail closed: a birth date we cannot read would pass through whole.
+			return Result{}, errs.Invalidf("%s: column %q is a quasi-identifier that looks like a date but is not typed as a date (%s); convert it before pseudonymizing", src.Ref(), c.Name, c.Type)
+		}
+	}
+	f, err := s.datasets.ReadFrame(ctx, src)
 	if err != nil {
 		return Result{}, err
 	}
@@ -116,71 +123,64 @@ func (s *Service) Pseudonymize(ctx context.Context, src dataset.Version) (Result
 		return Result{}, err
 	}
 	var res Result
-	out := &dataset.Table{}
-	type op func(string) (string, error)
-	var ops []op
-	var keep []int
-	for i, c := range t.Columns {
+	out := &dataset.Frame{}
+	for i, c := range f.Columns {
+		v := f.Vecs[i]
 		switch {
 		case c.Role == dataset.RolePatientID:
 			res.Pseudonymized = append(res.Pseudonymized, c.Name)
-			ops = append(ops, func(v string) (string, error) {
-				if v == "" {
-					return "", fmt.Errorf("empty patient id")
+			pv := dataset.NewVec(dataset.TypeString, v.Len())
+			for r := range v.Len() {
+				if v.IsNull(r) {
+					// Name the place, never the value.
+					return Result{}, errs.Invalidf("%s: row %d, column %q: empty patient id", src.Ref(), r+1, c.Name)
 				}
-				return Pseudonym(key, v), nil
-			})
-			c.Type = dataset.TypeString
+				pv.AppendString(Pseudonym(key, v.String(r)))
+			}
+			c.Type, v = dataset.TypeString, pv
 		case c.Role == dataset.RoleDirectIdentifier || c.Role == dataset.RoleText:
 			// Free text may hold names; until it is de-identified it stays out.
 			res.Dropped = append(res.Dropped, c.Name)
 			continue
-		case c.Role == dataset.RoleQuasiIdentifier && c.Type != dataset.TypeDate && looksLikeDate(c.Name):
-			// Fail closed: a birth date we cannot parse would pass through whole.
-			return Result{}, errs.Invalidf("%s: column %q is a quasi-identifier that looks like a date but is not typed as a date (values must be YYYY-MM-DD); convert it before pseudonymizing", src.Ref(), c.Name)
-		case c.Type == dataset.TypeDate && c.Role == dataset.RoleQuasiIdentifier:
+		case c.Role == dataset.RoleQuasiIdentifier && (c.Type == dataset.TypeDate || c.Type == dataset.TypeDatetime):
 			res.Generalized = append(res.Generalized, c.Name)
-			ops = append(ops, func(v string) (string, error) {
-				if v == "" {
-					return "", nil
+			yv := dataset.NewVec(dataset.TypeInteger, v.Len())
+			for r := range v.Len() {
+				if v.IsNull(r) {
+					yv.AppendNull()
+					continue
 				}
-				d, err := time.Parse(time.DateOnly, v)
-				if err != nil {
-					return "", fmt.Errorf("not a date")
+				day := v.I[r]
+				if c.Type == dataset.TypeDatetime {
+					day = floorDiv(v.I[r], 86400e6)
 				}
-				return strconv.Itoa(d.Year()), nil
-			})
-			c.Name += "_annee"
-			c.Type = dataset.TypeInteger
-		default:
-			ops = append(ops, nil)
-		}
-		keep = append(keep, i)
-		out.Columns = append(out.Columns, c)
-	}
-	out.Rows = make([][]string, len(t.Rows))
-	for r, row := range t.Rows {
-		nr := make([]string, len(keep))
-		for j, i := range keep {
-			v := row[i]
-			if ops[j] != nil {
-				if v, err = ops[j](v); err != nil {
-					// Name the place, never the value.
-					return Result{}, errs.Invalidf("%s: row %d, column %q: %v", src.Ref(), r+1, t.Columns[i].Name, err)
-				}
+				yv.AppendInt(int64(dataset.DateFromDays(day).Year()))
 			}
-			nr[j] = v
+			c.Name += "_annee"
+			c.Type, v = dataset.TypeInteger, yv
 		}
-		out.Rows[r] = nr
+		out.Columns = append(out.Columns, c)
+		out.Vecs = append(out.Vecs, v)
+	}
+	if len(out.Columns) == 0 {
+		return Result{}, errs.Invalidf("%s: every column would be dropped", src.Ref())
 	}
 	recipe := fmt.Sprintf("pseudonymize: hmac-sha256 (project key) on %v; drop %v; year only for %v", res.Pseudonymized, res.Dropped, res.Generalized)
-	v, created, err := s.datasets.Create(ctx, dataset.NewVersion{Project: src.Project, Dataset: src.Dataset + "_pseudo", Table: out,
+	v, created, err := s.datasets.Create(ctx, dataset.NewVersion{Project: src.Project, Dataset: src.Dataset + "_pseudo", Frame: out,
 		Level: dataset.Pseudonymized, Parent: &src, Recipe: recipe})
 	if err != nil {
 		return Result{}, err
 	}
 	res.Version, res.Created = v, created
 	return res, nil
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
 }
 
 // looksLikeDate reports whether a column name suggests a date.

@@ -67,40 +67,36 @@ func newEnv(t *testing.T, d *db.DB) *env {
 
 const cohortCSV = "ipp,nom,prenom,nir,date_naissance,sexe,code_postal,compte_rendu,glycemie\n" +
 	"IPP001,Dupont,Jeanne,2500175123456,1950-01-17,F,75013,Mme Dupont vue ce jour,5.4\n" +
-	"IPP002,Martin,Paul,1620375123456,1962-03-02,M,69003,RAS,7.1\n" +
+	"IPP002,Martin,Paul,1620375123456,1962-03-02,M,01000,RAS,7.1\n" +
 	"IPP001,Dupont,Jeanne,2500175123456,1950-01-17,F,75013,,6.0\n"
 
-// importIdentifying stores csv as an identifying version with the suggested
-// roles (and compte_rendu as free text).
+// importIdentifying imports csv as an identifying version with the
+// suggested roles (and compte_rendu as free text).
 func (e *env) importIdentifying(t *testing.T, projectName, name, csv string) dataset.Version {
 	t.Helper()
-	tab, err := dataset.ReadCSV(strings.NewReader(csv), name+".csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	roles := dataset.SuggestRoles(tab.Names())
-	if tab.Index("compte_rendu") >= 0 {
+	header, _, _ := strings.Cut(csv, "\n")
+	roles := dataset.SuggestRoles(strings.Split(header, ","))
+	if strings.Contains(header, "compte_rendu") {
 		roles["compte_rendu"] = dataset.RoleText
 	}
-	if err := tab.SetRoles(roles); err != nil {
-		t.Fatal(err)
-	}
-	v, _, err := e.ds.Create(e.steward, dataset.NewVersion{Project: projectName, Dataset: name, Table: tab, Level: dataset.Identifying})
+	res, err := e.ds.Import(e.steward, dataset.Stream(name+".csv", "csv", strings.NewReader(csv)),
+		dataset.ImportOptions{Project: projectName, Dataset: name, Level: dataset.Identifying, Roles: roles})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return v
+	return res.Version
 }
 
-func column(t *testing.T, tab *dataset.Table, name string) []string {
+// column returns a column's values as text.
+func column(t *testing.T, f *dataset.Frame, name string) []string {
 	t.Helper()
-	i, err := tab.MustColumn(name)
+	v, err := f.Col(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := make([]string, len(tab.Rows))
-	for r, row := range tab.Rows {
-		out[r] = row[i]
+	out := make([]string, v.Len())
+	for r := range out {
+		out[r] = v.String(r)
 	}
 	return out
 }
@@ -126,7 +122,7 @@ func TestPseudonymize(t *testing.T) {
 		if want := []string{"date_naissance"}; !slices.Equal(res.Generalized, want) {
 			t.Errorf("generalized = %q, want %q", res.Generalized, want)
 		}
-		out, err := e.ds.Read(e.scientist, res.Version)
+		out, err := e.ds.ReadFrame(e.scientist, res.Version)
 		if err != nil {
 			t.Fatalf("a scientist cannot read the pseudonymized version: %v", err)
 		}
@@ -144,12 +140,13 @@ func TestPseudonymize(t *testing.T) {
 			{"pseudonym is not empty", ids[0] != "" && ids[1] != ""},
 			{"birth year only", slices.Equal(column(t, out, "date_naissance_annee"), []string{"1950", "1962", "1950"})},
 			{"quasi-identifiers that are not dates are kept", slices.Equal(column(t, out, "sexe"), []string{"F", "M", "F"})},
-			{"features are kept", slices.Equal(column(t, out, "glycemie"), []string{"5.4", "7.1", "6.0"})},
+			{"features are kept", slices.Equal(column(t, out, "glycemie"), []string{"5.4", "7.1", "6"})},
+			{"codes keep their leading zeros", slices.Equal(column(t, out, "code_postal"), []string{"75013", "01000", "75013"})},
 		}
 		for _, c := range checks {
 			t.Run(c.name, func(t *testing.T) {
 				if !c.ok {
-					t.Errorf("failed; output rows %q", out.Rows)
+					t.Errorf("failed; output %v", out.ToTable().Rows)
 				}
 			})
 		}
@@ -218,11 +215,11 @@ func TestPseudonymDomains(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			srcTab, err := e.ds.Read(e.steward, src)
+			srcTab, err := e.ds.ReadFrame(e.steward, src)
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, err := e.ds.Read(e.steward, res.Version)
+			out, err := e.ds.ReadFrame(e.steward, res.Version)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -264,7 +261,6 @@ func TestPseudonymDomains(t *testing.T) {
 func TestPseudonymizeFailsClosed(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d)
-		dateCol := dataset.Column{Name: "date_naissance", Type: dataset.TypeDate, Role: dataset.RoleQuasiIdentifier}
 		tests := []struct {
 			name       string
 			table      *dataset.Table
@@ -281,13 +277,16 @@ func TestPseudonymizeFailsClosed(t *testing.T) {
 				notInError: []string{"Martin", "Dupont", "IPP00"},
 			},
 			{
-				name: "birth date that is not a date",
+				// Typed content cannot hold a value that is not a date in a date
+				// column, so the risk is a birth date kept as text.
+				name: "birth date typed as text",
 				table: &dataset.Table{
-					Columns: []dataset.Column{{Name: "ipp", Type: dataset.TypeString, Role: dataset.RolePatientID}, dateCol},
-					Rows:    [][]string{{"IPP001", "1950-01-17"}, {"IPP002", "17/01/1950"}},
+					Columns: []dataset.Column{{Name: "ipp", Type: dataset.TypeString, Role: dataset.RolePatientID},
+						{Name: "date_naissance", Type: dataset.TypeString, Role: dataset.RoleQuasiIdentifier}},
+					Rows: [][]string{{"IPP001", "1950-01-17"}, {"IPP002", "vers 1950"}},
 				},
-				want:       []string{"row 2", `column "date_naissance"`},
-				notInError: []string{"17/01/1950", "IPP002"},
+				want:       []string{`column "date_naissance"`, "not typed as a date"},
+				notInError: []string{"vers 1950", "1950-01-17", "IPP002"},
 			},
 		}
 		for i, tt := range tests {
@@ -380,7 +379,7 @@ func TestProjectKeyStoredWrapped(t *testing.T) {
 		if err != nil {
 			t.Fatalf("stored key does not open under the master key: %v", err)
 		}
-		out, err := e.ds.Read(e.steward, res.Version)
+		out, err := e.ds.ReadFrame(e.steward, res.Version)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -468,7 +467,7 @@ func TestProjectKeyConcurrentFirstUse(t *testing.T) {
 			if r.err != nil {
 				t.Fatalf("concurrent Pseudonymize: %v", r.err)
 			}
-			out, err := e.ds.Read(e.steward, r.res.Version)
+			out, err := e.ds.ReadFrame(e.steward, r.res.Version)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -483,10 +482,37 @@ func TestProjectKeyConcurrentFirstUse(t *testing.T) {
 func TestPseudonymizeRefusesUnparsedBirthDates(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d)
-		src := e.importIdentifying(t, "proj", "fr_dates", "ipp,date_naissance\nIPP001,17/01/1950\n")
+		src := e.importIdentifying(t, "proj", "fr_dates", "ipp,date_naissance\nIPP001,janvier 1950\n")
 		_, err := e.ps.Pseudonymize(e.steward, src)
 		if !errs.Is(err, errs.Invalid) || !strings.Contains(err.Error(), `"date_naissance"`) || strings.Contains(err.Error(), "1950") {
 			t.Fatalf("Pseudonymize = %v, want invalid naming the column, not the value", err)
+		}
+	})
+}
+
+// Birth dates as French extracts write them, and datetimes, keep their year.
+func TestPseudonymizeGeneralizesBirthDates(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		e := newEnv(t, d)
+		imp, err := e.ds.Import(e.steward, dataset.Stream("fr_dates.csv", "", strings.NewReader("ipp;date_naissance;ddn_heure\nIPP001;17/01/1950;1950-01-17 04:30\nIPP002;;31/12/1969 23:59\n")),
+			dataset.ImportOptions{Project: "proj", Dataset: "fr_dates", Level: dataset.Identifying, Roles: map[string]dataset.Role{
+				"ipp": dataset.RolePatientID, "date_naissance": dataset.RoleQuasiIdentifier, "ddn_heure": dataset.RoleQuasiIdentifier}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := e.ps.Pseudonymize(e.steward, imp.Version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := e.ds.ReadFrame(e.steward, res.Version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := column(t, out, "date_naissance_annee"); !slices.Equal(got, []string{"1950", ""}) {
+			t.Errorf("date_naissance_annee = %q", got)
+		}
+		if got := column(t, out, "ddn_heure_annee"); !slices.Equal(got, []string{"1950", "1969"}) {
+			t.Errorf("ddn_heure_annee = %q", got)
 		}
 	})
 }
