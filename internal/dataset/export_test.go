@@ -64,7 +64,7 @@ func TestExport(t *testing.T) {
 				// What is exported imports back the same.
 				for _, format := range []string{"csv", "jsonl", "parquet"} {
 					back, err := e.ds.Import(e.steward, dataset.Stream("export."+format, format, bytes.NewReader(export(format))),
-						dataset.ImportOptions{Project: "proj", Dataset: "x-" + string(level), Level: level})
+						dataset.ImportOptions{Project: "proj", Dataset: "x-" + string(level), Level: level, Roles: rolesOf(v)})
 					if err != nil {
 						t.Fatalf("re-import of the %s export: %v", format, err)
 					}
@@ -235,4 +235,13 @@ func TestEncryptedContentTampering(t *testing.T) {
 			})
 		}
 	})
+}
+
+// rolesOf confirms a version's own roles for a re-import.
+func rolesOf(v dataset.Version) map[string]dataset.Role {
+	m := map[string]dataset.Role{}
+	for _, c := range v.Columns {
+		m[c.Name] = c.Role
+	}
+	return m
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/hygie-health/hygie/internal/errs"
@@ -238,6 +239,9 @@ func (s *Service) importOnce(ctx context.Context, src Source, in *input, o Impor
 	}
 	if err := checkColumns(cols); err != nil {
 		return ImportResult{}, errs.Invalidf("%s: %s", src.name, errs.MessageOf(err))
+	}
+	if err := checkUnconfirmed(src.name, o.Level, suggested); err != nil {
+		return ImportResult{}, err
 	}
 	if err := checkLevel(cols, o.Level); err != nil {
 		return ImportResult{}, err
@@ -485,4 +489,35 @@ func convertVec(v *Vec, to Type) (*Vec, int, bool) {
 		}
 	}
 	return out, 0, true
+}
+
+// checkUnconfirmed fails closed on a non-identifying import whose columns
+// look like identifiers (by name or by the file's own metadata) but were
+// given no role: stored as "other", an identifier would slip into a version
+// scientists can read. The importer confirms each such column with an
+// explicit role, even "other".
+func checkUnconfirmed(source string, level Level, suggested map[string]Role) error {
+	if level == Identifying {
+		return nil
+	}
+	var names []string
+	for name, r := range suggested {
+		if r.Identifying() {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	slices.Sort(names)
+	return errs.Invalidf("%s: column(s) %s look like identifiers: import them at the identifying level with their role, or confirm another role explicitly (for example role %s=other)",
+		source, strings.Join(quoteAll(names), ", "), names[0])
+}
+
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = strconv.Quote(s)
+	}
+	return out
 }

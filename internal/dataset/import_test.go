@@ -33,6 +33,11 @@ func (e *env) importString(t *testing.T, name, content string, o dataset.ImportO
 	if o.Level == "" {
 		o.Level = dataset.Pseudonymized
 	}
+	// Most fixtures carry a pseudonymized "ipp": confirm its role, as an
+	// importer must (TestImportRefusesUnconfirmedIdentifiers).
+	if header, _, _ := strings.Cut(content, "\n"); o.Roles == nil && o.Level != dataset.Identifying && strings.Contains(header, "ipp") {
+		o.Roles = map[string]dataset.Role{"ipp": dataset.RolePatientID}
+	}
 	return e.ds.Import(e.steward, dataset.File(path, ""), o)
 }
 
@@ -91,6 +96,7 @@ func TestImportCSVDialects(t *testing.T) {
 		{
 			name: "Excel in French: semicolons, decimal comma, Windows-1252, CRLF", file: "export.csv",
 			content:   "Nom;Prénom;Poids;Entrée;Sortie;Hospitalisé\r\nDupont;Hélène;70,5;17/01/2024;17/01/2024 14:05;Oui\r\nMartin;Zoë;;03/02/2024;04/02/2024 08:00;non\r\n",
+			opts:      dataset.ImportOptions{Level: dataset.Identifying}, // names: an identifying extract
 			dialect:   dataset.Dialect{Separator: ';', Encoding: "windows-1252", Decimal: ','},
 			wantNames: []string{"Nom", "Prénom", "Poids", "Entrée", "Sortie", "Hospitalisé"}, wantTypes: []dataset.Type{S, S, F, D, DT, B},
 			want: [][]string{{"Dupont", "Hélène", "70.5", "2024-01-17", "2024-01-17T14:05:00Z", "true"}, {"Martin", "Zoë", "∅", "2024-02-03", "2024-02-04T08:00:00Z", "false"}},
@@ -271,7 +277,7 @@ func TestImportFailsLateStoresNothing(t *testing.T) {
 		}
 		b.WriteString("IPPlast,quarante\n")
 		for _, level := range []dataset.Level{dataset.Identifying, dataset.Pseudonymized} {
-			_, err := e.importString(t, "big.csv", b.String(), dataset.ImportOptions{Level: level, Types: map[string]dataset.Type{"age": I}})
+			_, err := e.importString(t, "big.csv", b.String(), dataset.ImportOptions{Level: level, Types: map[string]dataset.Type{"age": I}, Roles: map[string]dataset.Role{"ipp": dataset.RolePatientID}})
 			if !errs.Is(err, errs.Invalid) || !strings.Contains(err.Error(), "line 100002") {
 				t.Fatalf("%s: Import = %v", level, err)
 			}
@@ -350,7 +356,7 @@ func TestImportIsContentAddressed(t *testing.T) {
 				t.Errorf("%s: Create from the read frame = version %d created %v, %v; want the existing version", level, v.Version, created, err)
 			}
 			// Another role is another content.
-			o.Roles = nil
+			o.Roles = map[string]dataset.Role{"ipp": dataset.RoleOther}
 			other, err := e.importString(t, "bio.csv", csv, o)
 			if err != nil || !other.Created || other.Version.Version != 2 {
 				t.Errorf("%s: import with other roles = version %d created %v, %v", level, other.Version.Version, other.Created, err)
@@ -371,7 +377,7 @@ func TestImportJSONLines(t *testing.T) {
 
 {"age": 12, "ipp": "IPP3", "mixte": "x", "vu": ""}
 `
-	res, err := e.importString(t, "cohort.jsonl", content, dataset.ImportOptions{})
+	res, err := e.importString(t, "cohort.jsonl", content, dataset.ImportOptions{Roles: map[string]dataset.Role{"ipp": dataset.RolePatientID}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -561,4 +567,23 @@ func TestImportDatetimeUTC(t *testing.T) {
 		}
 	}
 	_ = audit.Success
+}
+
+func TestImportRefusesUnconfirmedIdentifiers(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		e := newEnv(t, d)
+		const csv = "nir,nom,poids\n1234567890123,Dupont,70\n"
+		_, err := e.importString(t, "extract.csv", csv, dataset.ImportOptions{Level: dataset.Pseudonymized})
+		if !errs.Is(err, errs.Invalid) || !strings.Contains(err.Error(), `"nir", "nom"`) || strings.Contains(err.Error(), "Dupont") {
+			t.Fatalf("Import = %v, want a refusal naming the unconfirmed identifier columns", err)
+		}
+		if objs, _ := e.blobs.List(context.Background(), ""); len(objs) != 0 {
+			t.Fatalf("%d blobs after a refused import", len(objs))
+		}
+		// Confirmed explicitly, or imported as identifying, it goes through.
+		if _, err := e.importString(t, "extract.csv", csv, dataset.ImportOptions{Level: dataset.Identifying,
+			Roles: map[string]dataset.Role{"nir": dataset.RoleDirectIdentifier, "nom": dataset.RoleDirectIdentifier}}); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
