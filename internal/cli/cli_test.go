@@ -153,3 +153,49 @@ func TestDatasetCommandsFollowAccessRules(t *testing.T) {
 		}
 	}
 }
+
+func TestDatasetImportExportTransform(t *testing.T) {
+	data := t.TempDir()
+	env := map[string]string{"HYGIE_DATA": data, "HYGIE_LOG_LEVEL": "error", "HYGIE_ADDR": "127.0.0.1:0"}
+	if code, _, errOut := run(t, env, "", "demo", "--patients", "50"); code != 0 {
+		t.Fatalf("demo: %d %s", code, errOut)
+	}
+	dir := t.TempDir()
+	extract := filepath.Join(dir, "extract.csv")
+	// Windows-1252, semicolons, decimal comma, CRLF: as hospital tools export.
+	os.WriteFile(extract, []byte("IPP;Nom;Taille;Poids\r\nIPP001;H\xe9l\xe8ne;170;70,5\r\nIPP002;Zo\xeb;165;\r\n"), 0o600)
+	rolesYAML := filepath.Join(dir, "roles.yaml")
+	os.WriteFile(rolesYAML, []byte("roles:\n  IPP: patient_id\n  Nom: direct_identifier\n  Taille: feature\n"), 0o600)
+	recipeYAML := filepath.Join(dir, "recipe.yaml")
+	os.WriteFile(recipeYAML, []byte("steps:\n  - convert: {column: Taille, from: cm, to: m, as: taille_m}\n  - not_null: {columns: [taille_m]}\n"), 0o600)
+	out := filepath.Join(dir, "out.jsonl")
+	cases := []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"dataset", "import", extract, "--name", "labs", "-p", "demo-bmi", "--level", "pseudonymized", "--as", "sophie"}, 1, ""},
+		{[]string{"dataset", "import", extract, "--name", "labs", "-p", "demo-bmi", "--level", "identifying", "--as", "marc", "--roles", rolesYAML}, 1, ""},
+		{[]string{"dataset", "import", extract, "--name", "labs", "-p", "demo-bmi", "--level", "identifying", "--as", "sophie", "--roles", rolesYAML}, 0, "encoding windows-1252, decimal mark ','"},
+		{[]string{"dataset", "import", extract, "--name", "labs", "-p", "demo-bmi", "--level", "identifying", "--as", "sophie", "--roles", rolesYAML}, 0, "reused"},
+		{[]string{"dataset", "import", "--name", "labs", "-p", "demo-bmi", "--level", "identifying", "--as", "sophie"}, 2, ""},
+		{[]string{"dataset", "export", "labs", "-p", "demo-bmi", "--as", "sophie", "--format", "jsonl", "--out", out}, 0, ""},
+		{[]string{"dataset", "export", "labs", "-p", "demo-bmi", "--as", "marc"}, 1, ""},
+		{[]string{"dataset", "transform", "cohort_features", "-p", "demo-bmi", "--as", "marc", "--recipe", recipeYAML}, 1, ""},
+		{[]string{"dataset", "transform", "labs", "-p", "demo-bmi", "--as", "sophie", "--recipe", recipeYAML, "--output", "labs_m"}, 0, "labs_m@1"},
+		{[]string{"dataset", "profile", "labs_m", "-p", "demo-bmi", "--as", "sophie"}, 0, "values withheld (identifier)"},
+	}
+	for _, c := range cases {
+		code, stdout, errOut := run(t, env, "", c.args...)
+		if code != c.code || !strings.Contains(stdout, c.out) {
+			t.Errorf("hygie %s = %d\n%s%s", strings.Join(c.args, " "), code, stdout, errOut)
+		}
+	}
+	b, err := os.ReadFile(out)
+	if err != nil || !strings.Contains(string(b), `"Nom":"Hélène"`) || !strings.Contains(string(b), `"Poids":70.5`) {
+		t.Fatalf("export = %q, %v", b, err)
+	}
+	if st, _ := os.Stat(out); st.Mode().Perm() != 0o600 {
+		t.Fatalf("export of identifying data has mode %v", st.Mode().Perm())
+	}
+}

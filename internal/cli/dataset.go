@@ -195,7 +195,8 @@ any value or bin held by fewer than 5 records shows as "<5".`,
 			})
 		},
 	}
-	cmd.AddCommand(list, versions, show, lineage, prof)
+	cmd.AddCommand(list, versions, show, lineage, prof,
+		e.datasetImportCmd(&project), e.datasetExportCmd(&project), e.datasetTransformCmd(&project))
 	return cmd
 }
 

@@ -86,9 +86,12 @@ type ImportOptions struct {
 	Roles map[string]Role
 	// Types declares column types (name → type), overriding inference; a
 	// value that does not fit fails the import.
-	Types  map[string]Type
-	Parent *Version
-	Recipe string
+	Types map[string]Type
+	// AcceptSuggested applies the suggested roles to the columns Roles does
+	// not name: the importer's explicit confirmation of the suggestions.
+	AcceptSuggested bool
+	Parent          *Version
+	Recipe          string
 
 	// CSV: zero values mean "sniff" (see SniffCSV; the encoding and the
 	// decimal mark are decided over the whole file).
@@ -236,6 +239,13 @@ func (s *Service) importOnce(ctx context.Context, src Source, in *input, o Impor
 	}
 	for name := range o.Roles {
 		delete(suggested, name)
+	}
+	if o.AcceptSuggested {
+		// The importer asked for the suggestions: they are confirmed.
+		if err := setRoles(cols, suggested); err != nil {
+			return ImportResult{}, err
+		}
+		suggested = map[string]Role{}
 	}
 	if err := checkColumns(cols); err != nil {
 		return ImportResult{}, errs.Invalidf("%s: %s", src.name, errs.MessageOf(err))
