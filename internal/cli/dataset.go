@@ -196,7 +196,8 @@ any value or bin held by fewer than 5 records shows as "<5".`,
 		},
 	}
 	cmd.AddCommand(list, versions, show, lineage, prof,
-		e.datasetImportCmd(&project), e.datasetExportCmd(&project), e.datasetTransformCmd(&project))
+		e.datasetImportCmd(&project), e.datasetExportCmd(&project), e.datasetTransformCmd(&project),
+		e.datasetPseudonymizeCmd(&project))
 	return cmd
 }
 

@@ -124,6 +124,7 @@ from HYGIE_*_FILE) and an optional YAML file (--config); see 'hygie config'.`,
 		e.anonymizeCmd(),
 		e.riskCmd(),
 		e.dpCmd(),
+		e.vaultCmd(),
 	)
 	return root
 }

@@ -95,6 +95,7 @@ func (s *Server) AddAPI(svc Services) {
 		Route{Method: "POST", Pattern: "/v2/models/{name}/infer", Summary: "Inference with the production version", Tag: oip, Scope: Project, Perm: auth.PermPredict, ProjectOf: a.modelProject, Handler: a.oipInfer},
 		Route{Method: "POST", Pattern: "/v2/models/{name}/versions/{version}/infer", Summary: "Inference with a given version", Tag: oip, Scope: Project, Perm: auth.PermPredict, ProjectOf: a.modelProject, Handler: a.oipInfer},
 	)
+	s.AddPrivacyIAPI(svc)
 }
 
 type api struct{ Services }
@@ -459,7 +460,7 @@ func (a *api) pseudonymize(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := a.Pseudo.Pseudonymize(r.Context(), v)
+	res, err := pseudonymizeWithBody(a.Pseudo, r, v)
 	if err != nil {
 		return err
 	}

@@ -5,16 +5,14 @@
 // nobody without the key can recompute or reverse them.
 //
 // The key is generated on first use and stored wrapped by the master key.
+// A project may hold several named domains (package vault), each with its
+// own key and pseudonym format (Format). Pseudonymizing also records the
+// pseudonym → identifier mapping in the vault, shifts dates by a secret
+// per-patient offset, top-codes ages and de-identifies free text (Spec).
 package pseudo
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"database/sql"
-	"encoding/hex"
-	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -24,6 +22,7 @@ import (
 	"github.com/hygie-health/hygie/internal/db"
 	"github.com/hygie-health/hygie/internal/errs"
 	"github.com/hygie-health/hygie/internal/keys"
+	"github.com/hygie-health/hygie/internal/privacy/vault"
 )
 
 // Service pseudonymizes dataset versions.
@@ -32,79 +31,60 @@ type Service struct {
 	keys     *keys.Keyring
 	datasets *dataset.Service
 	audit    *audit.Log
+	vault    *vault.Service
 	now      func() time.Time
 }
 
 // NewService returns the pseudonymization service.
 func NewService(d *db.DB, k *keys.Keyring, ds *dataset.Service, a *audit.Log) *Service {
-	return &Service{db: d, keys: k, datasets: ds, audit: a, now: time.Now}
+	return &Service{db: d, keys: k, datasets: ds, audit: a, vault: vault.NewService(d, k, a), now: time.Now}
 }
 
-const keyName = "pseudonym-key"
+// Vault returns the vault service the pseudonymizations write to.
+func (s *Service) Vault() *vault.Service { return s.vault }
 
-// projectKey returns the project's pseudonym key, creating it on first use.
-func (s *Service) projectKey(ctx context.Context, project string) ([]byte, error) {
-	key, err := s.loadOrCreateKey(ctx, project)
-	if db.IsUniqueViolation(err) {
-		// A concurrent first use stored its key first: use that one.
-		key, err = s.loadOrCreateKey(ctx, project)
-	}
-	return key, err
-}
-
-func (s *Service) loadOrCreateKey(ctx context.Context, project string) ([]byte, error) {
-	var key []byte
-	err := s.db.InTx(ctx, func(tx *db.Tx) error {
-		var pid int64
-		if err := tx.QueryRow(ctx, `SELECT id FROM projects WHERE name = ?`, project).Scan(&pid); err != nil {
-			return db.NotFound(err, "project %q not found", project)
-		}
-		aad := []byte(fmt.Sprintf("project:%d:%s", pid, keyName))
-		var wrapped []byte
-		err := tx.QueryRow(ctx, `SELECT wrapped FROM secrets WHERE project_id = ? AND name = ?`, pid, keyName).Scan(&wrapped)
-		if err == nil {
-			key, err = s.keys.Unwrap(wrapped, aad)
-			return err
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		key = keys.Random()
-		if _, err := tx.Exec(ctx, `INSERT INTO secrets (project_id, name, wrapped, created_at) VALUES (?, ?, ?, ?)`,
-			pid, keyName, s.keys.Wrap(key, aad), s.now().UTC()); err != nil {
-			return err
-		}
-		return s.audit.AppendTx(ctx, tx, audit.Event{Action: "pseudonym_key.create", Project: project, Target: "project:" + project, Outcome: audit.Success})
-	})
-	return key, err
-}
-
-// Pseudonym computes the pseudonym of an identifier under key.
+// Pseudonym computes the pseudonym of an identifier under key in the legacy
+// format of the default domain ("PS" and 20 hexadecimal characters).
 func Pseudonym(key []byte, id string) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(id))
-	return "PS" + hex.EncodeToString(m.Sum(nil))[:20]
+	return LegacyFormat.Make(key, id)
 }
 
 // Result describes a pseudonymization.
 type Result struct {
 	Version       dataset.Version `json:"version"`
 	Created       bool            `json:"created"`
+	Domain        string          `json:"domain"`
 	Pseudonymized []string        `json:"pseudonymized_columns"`
 	Dropped       []string        `json:"dropped_columns"`
 	Generalized   []string        `json:"generalized_columns"`
+	Shifted       []string        `json:"shifted_columns,omitempty"`
+	TopCoded      []string        `json:"top_coded_columns,omitempty"`
+	Deidentified  []string        `json:"deidentified_columns,omitempty"`
+	VaultEntries  int             `json:"vault_entries"`
 }
 
-// Pseudonymize derives a pseudonymized version from an identifying one:
-// patient_id columns become keyed pseudonyms, direct identifiers and free
-// text are dropped, and date or datetime columns that are quasi-identifiers
-// (birth dates) keep only the year. Input it cannot process is rejected,
-// never passed through.
+// Pseudonymize derives a pseudonymized version from an identifying one with
+// the default spec: patient_id columns become keyed pseudonyms of the
+// project's default domain (recorded in the vault), direct identifiers and
+// free text are dropped, date or datetime columns that are
+// quasi-identifiers (birth dates) keep only the year, and ages above 89 are
+// top-coded. Input it cannot process is rejected, never passed through.
 func (s *Service) Pseudonymize(ctx context.Context, src dataset.Version) (Result, error) {
+	return s.PseudonymizeWith(ctx, src, Spec{})
+}
+
+// PseudonymizeWith derives a pseudonymized version from an identifying one
+// as spec says (see Spec). Any cell it cannot process fails the whole
+// operation with an error naming the row and column, never the value;
+// nothing is created then.
+func (s *Service) PseudonymizeWith(ctx context.Context, src dataset.Version, spec Spec) (Result, error) {
 	if src.Level != dataset.Identifying {
 		return Result{}, errs.Invalidf("dataset %s is %s: only identifying versions are pseudonymized", src.Ref(), src.Level)
 	}
 	if err := auth.Require(ctx, src.Project, auth.PermIdentifyingData); err != nil {
+		return Result{}, err
+	}
+	if err := spec.normalize(); err != nil {
 		return Result{}, err
 	}
 	// Check the columns before reading the content.
@@ -118,56 +98,24 @@ func (s *Service) Pseudonymize(ctx context.Context, src dataset.Version) (Result
 	if err != nil {
 		return Result{}, err
 	}
-	key, err := s.projectKey(ctx, src.Project)
+	dom, err := s.vault.Domain(ctx, src.Project, spec.Domain, spec.Format.String())
 	if err != nil {
 		return Result{}, err
 	}
-	var res Result
-	out := &dataset.Frame{}
-	for i, c := range f.Columns {
-		v := f.Vecs[i]
-		switch {
-		case c.Role == dataset.RolePatientID:
-			res.Pseudonymized = append(res.Pseudonymized, c.Name)
-			pv := dataset.NewVec(dataset.TypeString, v.Len())
-			for r := range v.Len() {
-				if v.IsNull(r) {
-					// Name the place, never the value.
-					return Result{}, errs.Invalidf("%s: row %d, column %q: empty patient id", src.Ref(), r+1, c.Name)
-				}
-				pv.AppendString(Pseudonym(key, v.String(r)))
-			}
-			c.Type, v = dataset.TypeString, pv
-		case c.Role == dataset.RoleDirectIdentifier || c.Role == dataset.RoleText:
-			// Free text may hold names; until it is de-identified it stays out.
-			res.Dropped = append(res.Dropped, c.Name)
-			continue
-		case c.Role == dataset.RoleQuasiIdentifier && (c.Type == dataset.TypeDate || c.Type == dataset.TypeDatetime):
-			res.Generalized = append(res.Generalized, c.Name)
-			yv := dataset.NewVec(dataset.TypeInteger, v.Len())
-			for r := range v.Len() {
-				if v.IsNull(r) {
-					yv.AppendNull()
-					continue
-				}
-				day := v.I[r]
-				if c.Type == dataset.TypeDatetime {
-					day = floorDiv(v.I[r], 86400e6)
-				}
-				yv.AppendInt(int64(dataset.DateFromDays(day).Year()))
-			}
-			c.Name += "_annee"
-			c.Type, v = dataset.TypeInteger, yv
+	p := &run{spec: spec, src: src, f: f, key: dom.Key(), entries: map[string]string{}}
+	out, res, err := p.apply()
+	if err != nil {
+		return Result{}, err
+	}
+	res.Domain = spec.Domain
+	if spec.vault() {
+		if err := s.vault.Put(ctx, dom, p.entries); err != nil {
+			return Result{}, err
 		}
-		out.Columns = append(out.Columns, c)
-		out.Vecs = append(out.Vecs, v)
+		res.VaultEntries = len(p.entries)
 	}
-	if len(out.Columns) == 0 {
-		return Result{}, errs.Invalidf("%s: every column would be dropped", src.Ref())
-	}
-	recipe := fmt.Sprintf("pseudonymize: hmac-sha256 (project key) on %v; drop %v; year only for %v", res.Pseudonymized, res.Dropped, res.Generalized)
-	v, created, err := s.datasets.Create(ctx, dataset.NewVersion{Project: src.Project, Dataset: src.Dataset + "_pseudo", Frame: out,
-		Level: dataset.Pseudonymized, Parent: &src, Recipe: recipe})
+	v, created, err := s.datasets.Create(ctx, dataset.NewVersion{Project: src.Project, Dataset: spec.Output(src), Frame: out,
+		Level: dataset.Pseudonymized, Parent: &src, Recipe: p.recipe(res)})
 	if err != nil {
 		return Result{}, err
 	}
