@@ -25,6 +25,7 @@ import (
 	"github.com/hygie-health/hygie/internal/httpapi"
 	"github.com/hygie-health/hygie/internal/keys"
 	"github.com/hygie-health/hygie/internal/monitor"
+	"github.com/hygie-health/hygie/internal/privacy/dp"
 	"github.com/hygie-health/hygie/internal/privacy/pseudo"
 	"github.com/hygie-health/hygie/internal/project"
 	"github.com/hygie-health/hygie/internal/registry"
@@ -45,6 +46,8 @@ type App struct {
 	Keys   *keys.Keyring
 	httpapi.Services
 	Server *httpapi.Server
+	// DP releases differentially private statistics and keeps budgets.
+	DP *dp.Service
 }
 
 // NewLogger returns the logger for a configuration: text or JSON on w.
@@ -132,6 +135,7 @@ func Open(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 	a.Pseudo = pseudo.NewService(d, kr, a.Datasets, al)
 	a.Registry = registry.NewService(d, a.Runs, al)
 	a.Serve = serve.NewService(d, a.Registry, a.Blobs, al)
+	a.DP = dp.NewService(a.DB, a.Datasets, a.Audit)
 
 	if created, err := a.Auth.Bootstrap(ctx, cfg.BootstrapToken); err != nil {
 		return nil, fmt.Errorf("bootstrap admin: %w", err)
@@ -144,8 +148,9 @@ func Open(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 		Readiness: []httpapi.Check{{Name: "database", Fn: d.Ping}, {Name: "blobs", Fn: a.Blobs.Ping}},
 	})
 	a.Server.AddAPI(a.Services)
+	a.Server.AddPrivacyAPI(a.Datasets, a.DP)
 	ui, err := web.New(web.Deps{Auth: a.Auth, Projects: a.Projects, Audit: al, Datasets: a.Datasets, Runs: a.Runs, Registry: a.Registry,
-		Monitor: a.Monitor, SessionTTL: cfg.SessionTTL, SecureCookies: strings.HasPrefix(cfg.BaseURL(), "https://"), Logger: log})
+		Monitor: a.Monitor, DP: a.DP, SessionTTL: cfg.SessionTTL, SecureCookies: strings.HasPrefix(cfg.BaseURL(), "https://"), Logger: log})
 	if err != nil {
 		return nil, err
 	}

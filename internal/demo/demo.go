@@ -23,6 +23,8 @@ import (
 	"github.com/hygie-health/hygie/internal/dataset"
 	"github.com/hygie-health/hygie/internal/demo/cohort"
 	"github.com/hygie-health/hygie/internal/errs"
+	"github.com/hygie-health/hygie/internal/privacy/anon"
+	"github.com/hygie-health/hygie/internal/privacy/risk"
 	"github.com/hygie-health/hygie/internal/recipe"
 	"github.com/hygie-health/hygie/internal/registry"
 	"github.com/hygie-health/hygie/internal/serve"
@@ -122,6 +124,9 @@ func Run(ctx context.Context, a *app.App, out io.Writer, o Options) (Result, fun
 	}
 	fmt.Fprintf(out, "  %s (parent %s): pseudonymized %v, dropped %v, year only %v%s\n", pr.Version.Ref(), pr.Version.Parent,
 		pr.Pseudonymized, pr.Dropped, pr.Generalized, reused(pr.Created))
+	if err := riskBeforeAfter(as("sophie"), as("marc"), a, out, raw, pr.Version); err != nil {
+		return res, nil, err
+	}
 
 	// 3. Transform.
 	step(3, "Transform by recipe: height cm → m")
@@ -330,4 +335,42 @@ func colNames(cs []dataset.Column) []string {
 		out[i] = c.Name
 	}
 	return out
+}
+
+// riskBeforeAfter prints the re-identification risk of the identifying
+// extract on (sexe, date_naissance), of the pseudonymized version on (sexe,
+// birth year), and anonymises the latter into cohort_anon (10-anonymity) to
+// print its risk too: counts and rates only.
+func riskBeforeAfter(steward, scientist context.Context, a *app.App, out io.Writer, raw, pseudo dataset.Version) error {
+	show := func(label string, v dataset.Version, r *risk.Report) {
+		fmt.Fprintf(out, "  risk %-6s %s on %s: k = %d, prosecutor risk highest %.3f, average %.3f, records at risk %.1f%%, %d unique records\n",
+			label, v.Ref(), strings.Join(r.QuasiIdentifiers, ", "), r.K, r.Prosecutor.Highest, r.Prosecutor.Average, 100*r.Prosecutor.RecordsAtRisk, r.Uniqueness.SampleUniques)
+	}
+	before, err := risk.OfVersion(steward, a.Datasets, raw, risk.Options{QuasiIdentifiers: []string{"sexe", "date_naissance"}, Sensitive: []string{}, MaxCombination: 2})
+	if err != nil {
+		return fmt.Errorf("risk of %s: %w", raw.Ref(), err)
+	}
+	show("before", raw, before)
+	qis, _ := risk.Columns(pseudo)
+	after, err := risk.OfVersion(scientist, a.Datasets, pseudo, risk.Options{QuasiIdentifiers: qis, Sensitive: []string{}, MaxCombination: 2})
+	if err != nil {
+		return fmt.Errorf("risk of %s: %w", pseudo.Ref(), err)
+	}
+	show("after", pseudo, after)
+	var cfg anon.VersionConfig
+	cfg.K, cfg.MaxSuppression, cfg.Metric, cfg.Output, cfg.Sensitive = 10, 0.02, string(anon.MetricLoss), "cohort_anon", []string{}
+	for _, q := range qis {
+		cfg.QuasiIdentifiers = append(cfg.QuasiIdentifiers, anon.VersionQI{Column: q})
+	}
+	rep, err := anon.AnonymizeVersion(scientist, a.Datasets, pseudo, cfg)
+	if err != nil {
+		return fmt.Errorf("anonymise %s: %w", pseudo.Ref(), err)
+	}
+	var levels []string
+	for i, q := range rep.QuasiIdentifiers {
+		levels = append(levels, fmt.Sprintf("%s→level %d", q, rep.Transformation[i]))
+	}
+	fmt.Fprintf(out, "  %s (parent %s): %s, %s, %d suppressed%s\n", rep.Version.Ref(), rep.Source, rep.PrivacyModel, strings.Join(levels, ", "), rep.Suppressed, reused(rep.Created))
+	show("anon", rep.Version, rep.RiskAfter)
+	return nil
 }

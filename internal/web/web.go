@@ -34,6 +34,7 @@ import (
 	"github.com/hygie-health/hygie/internal/dataset"
 	"github.com/hygie-health/hygie/internal/httpapi"
 	"github.com/hygie-health/hygie/internal/monitor"
+	"github.com/hygie-health/hygie/internal/privacy/dp"
 	"github.com/hygie-health/hygie/internal/project"
 	"github.com/hygie-health/hygie/internal/registry"
 	"github.com/hygie-health/hygie/internal/track"
@@ -58,6 +59,9 @@ type Deps struct {
 	Runs     *track.Service
 	Registry *registry.Service
 	Monitor  *monitor.Service
+	// DP is the differential privacy service (optional: without it the
+	// differential privacy pages answer 404).
+	DP *dp.Service
 	// SessionTTL is how long a web session lasts (DefaultSessionTTL if 0).
 	SessionTTL time.Duration
 	// SecureCookies marks the session cookie Secure: set it whenever the UI
@@ -77,7 +81,7 @@ type UI struct {
 }
 
 // pageNames are the templates under templates/ rendered inside layout.html.
-var pageNames = []string{"login", "home", "project", "dataset", "audit", "error"}
+var pageNames = []string{"login", "home", "project", "dataset", "audit", "error", "risk", "dp"}
 
 // New parses the embedded templates once and returns the UI.
 func New(d Deps) (*UI, error) {
@@ -116,7 +120,7 @@ func New(d Deps) (*UI, error) {
 // Routes returns the UI's routes, each with its access policy.
 func (u *UI) Routes() []httpapi.Route {
 	const tag = "web"
-	return []httpapi.Route{
+	return append([]httpapi.Route{
 		{Method: "GET", Pattern: "/static/style.css", Summary: "Stylesheet", Tag: tag, Scope: httpapi.Public, Web: true, Handler: u.style},
 		{Method: "GET", Pattern: "/login", Summary: "Sign-in page", Tag: tag, Scope: httpapi.Public, Web: true, Handler: u.loginPage},
 		{Method: "POST", Pattern: "/login", Summary: "Sign in with a password or an API token", Tag: tag, Scope: httpapi.Public, Web: true, Handler: u.login},
@@ -131,7 +135,7 @@ func (u *UI) Routes() []httpapi.Route {
 			Scope: httpapi.Project, Perm: auth.PermFeedbackWrite, Web: true, Handler: u.feedback},
 		{Method: "GET", Pattern: "/projects/{project}/audit", Summary: "A project's audit events", Tag: tag, Scope: httpapi.Project, Perm: auth.PermAuditRead, Web: true, Handler: u.projectAudit},
 		{Method: "GET", Pattern: "/admin/audit", Summary: "All audit events and the chain's verification", Tag: tag, Scope: httpapi.Instance, Perm: auth.PermAuditReadAll, Web: true, Handler: u.adminAudit},
-	}
+	}, u.privacyRoutes(tag)...)
 }
 
 // style serves the embedded stylesheet. Pages link it with a content
