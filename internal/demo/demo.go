@@ -24,7 +24,9 @@ import (
 	"github.com/hygie-health/hygie/internal/demo/cohort"
 	"github.com/hygie-health/hygie/internal/errs"
 	"github.com/hygie-health/hygie/internal/privacy/anon"
+	"github.com/hygie-health/hygie/internal/privacy/pseudo"
 	"github.com/hygie-health/hygie/internal/privacy/risk"
+	"github.com/hygie-health/hygie/internal/privacy/vault"
 	"github.com/hygie-health/hygie/internal/recipe"
 	"github.com/hygie-health/hygie/internal/registry"
 	"github.com/hygie-health/hygie/internal/serve"
@@ -125,6 +127,9 @@ func Run(ctx context.Context, a *app.App, out io.Writer, o Options) (Result, fun
 	fmt.Fprintf(out, "  %s (parent %s): pseudonymized %v, dropped %v, year only %v%s\n", pr.Version.Ref(), pr.Version.Parent,
 		pr.Pseudonymized, pr.Dropped, pr.Generalized, reused(pr.Created))
 	if err := riskBeforeAfter(as("sophie"), as("marc"), a, out, raw, pr.Version); err != nil {
+		return res, nil, err
+	}
+	if err := vaultAndText(as("marc"), as("rachid"), a, out, pr.Version, patients[0]); err != nil {
 		return res, nil, err
 	}
 
@@ -248,6 +253,7 @@ func setup(ctx context.Context, a *app.App) (map[string]*auth.Principal, error) 
 		{"sophie", "Sophie Bernard (data steward)", auth.RoleSteward},
 		{"marc", "Marc Lefèvre (data scientist)", auth.RoleScientist},
 		{"claire", "Dr Claire Martin (clinician)", auth.RoleClinicianValidator},
+		{"rachid", "Rachid Benali (re-identification officer)", auth.RoleReidentifier},
 	}
 	for _, m := range members {
 		if _, err := a.Auth.CreateUser(ctx, m.name, m.display, "", false); err != nil && !errs.Is(err, errs.Conflict) {
@@ -258,7 +264,7 @@ func setup(ctx context.Context, a *app.App) (map[string]*auth.Principal, error) 
 		}
 	}
 	out := map[string]*auth.Principal{}
-	for _, n := range []string{"admin", "sophie", "marc", "claire"} {
+	for _, n := range []string{"admin", "sophie", "marc", "claire", "rachid"} {
 		p, err := a.Auth.PrincipalOf(ctx, n)
 		if err != nil {
 			return nil, err
@@ -372,5 +378,40 @@ func riskBeforeAfter(steward, scientist context.Context, a *app.App, out io.Writ
 	}
 	fmt.Fprintf(out, "  %s (parent %s): %s, %s, %d suppressed%s\n", rep.Version.Ref(), rep.Source, rep.PrivacyModel, strings.Join(levels, ", "), rep.Suppressed, reused(rep.Created))
 	show("anon", rep.Version, rep.RiskAfter)
+	return nil
+}
+
+// vaultAndText shows the two other faces of pseudonymization: the vault
+// (a re-identification officer recovers one patient, with a written reason,
+// audited) and the de-identification of clinical free text.
+func vaultAndText(scientist, officer context.Context, a *app.App, out io.Writer, pv dataset.Version, p cohort.Patient) error {
+	f, err := a.Datasets.ReadFrame(scientist, pv)
+	if err != nil {
+		return err
+	}
+	col, err := f.Col("patient_id")
+	if err != nil {
+		return err
+	}
+	ps := col.String(0)
+	op, err := a.Pseudo.Vault().Reidentify(officer, vault.Request{Project: Project, Pseudonym: ps,
+		Reason: "demo: the cardiology team must recall this patient after an incidental finding"})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "  vault: rachid (reidentifier) opened %s with a written reason → original id of %d characters, shown to him only (audited)\n", ps, len(op.Original))
+
+	title := "Mme"
+	if p.Sex == "M" {
+		title = "M."
+	}
+	note := fmt.Sprintf("Consultation du 12/03/2024. %s %s %s, née le %s, NIR %s, tél 06 12 34 56 78, revue pour le suivi de son diabète de type 2 (HbA1c 7,1 %%). Pas de signe de Babinski. Dr Bernard.",
+		title, p.FirstName, p.LastName, p.BirthDate.Format("02/01/2006"), p.NIR)
+	eng, err := pseudo.Engine()
+	if err != nil {
+		return err
+	}
+	tr := pseudo.DeidentifyText(eng, note, pseudo.TextOptions{Mode: "mask"})
+	fmt.Fprintf(out, "  free text de-identified (%d entities): %s\n", len(tr.Entities), tr.Text)
 	return nil
 }
