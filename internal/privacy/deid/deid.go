@@ -96,21 +96,31 @@ type doc struct {
 	s       string
 	lx      *lexicon
 	toks    []token
-	hashes  []uint64
-	bits    []uint32
+	hashes  []uint64 // per token: hash of the folded word (raw bytes for punctuation)
+	bits    []uint32 // per token: gazetteer categories
 	rules   []span
 	model   []span
 	out     []span
 	covered []Label
-	vh      []uint64
+	vh      []uint64 // per token: folded hash, or a class (number, rule label)
+	ch      []uint64 // per token as a neighbour: vh, or a class for name-like words
 	shapes  []uint64
-	cand    []bool
-	caps    []bool
+	cand    []bool // labelled by the model: may be (part of) a name
+	caps    []bool // line in capitals
+	lower   []bool // line with lower-case words
 	feats   []uint64
 	scratch []byte
 	em      [][numTags]float32
 	back    [][numTags]int8
 	tags    []int
+	names   []nameSeq // propagate
+	numbers []span
+	heads   []headSlot
+	next    []int32
+	taken   []uint64 // bytes of the text inside a kept rule span (bit set)
+	// Training only (nil otherwise): hide a token's identity, its name
+	// categories, its affixes.
+	dropW, dropG, dropA []bool
 }
 
 func (d *Deidentifier) getDoc(s string) *doc {
@@ -128,9 +138,8 @@ func (d *Deidentifier) getDoc(s string) *doc {
 
 // analyse runs the whole pipeline up to the merged, propagated spans.
 func (d *Deidentifier) analyse(x *doc) {
-	x.toks = tokenize(x.s, x.toks)
+	x.toks, x.hashes = tokenizeHashed(x.s, x.toks, x.hashes, true)
 	n := len(x.toks)
-	x.hashes = grow(x.hashes, n)
 	x.bits = grow(x.bits, n)
 	x.covered = grow(x.covered, n)
 	d.lx.annotate(x.s, x.toks, x.hashes, x.bits)
@@ -140,7 +149,20 @@ func (d *Deidentifier) analyse(x *doc) {
 	x.label(d.model)
 	x.merge()
 	x.propagate()
-	slices.SortFunc(x.out, func(a, b span) int { return cmp.Compare(a.start, b.start) })
+	sortSpans(x.out)
+}
+
+// sortSpans sorts spans by start (insertion sort when there are few).
+func sortSpans(s []span) {
+	if len(s) > 32 {
+		slices.SortFunc(s, func(a, b span) int { return cmp.Compare(a.start, b.start) })
+		return
+	}
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j].start < s[j-1].start; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
 }
 
 // Detect returns the identifying entities of text, sorted by start.
@@ -166,17 +188,20 @@ func (x *doc) resolveRules() {
 		}
 		return cmp.Compare(a.start, b.start)
 	})
+	// Bytes already taken, as a bit set: linear in the text, where
+	// comparing every span with every kept span would be quadratic.
+	x.taken = grow(x.taken, len(x.s)/64+1)
+	clear(x.taken)
 	kept := x.rules[:0]
 	for _, sp := range x.rules {
-		if !overlapsAny(kept, sp) {
+		if !x.isTaken(sp) {
 			kept = append(kept, sp)
+			x.take(sp)
 		}
 	}
 	x.rules = kept
 	x.out = append(x.out[:0], kept...)
-	for i := range x.covered {
-		x.covered[i] = None
-	}
+	clear(x.covered)
 	for _, sp := range kept {
 		for i := x.tokAtOrAfter(int(sp.start)); i < len(x.toks) && x.toks[i].start < sp.end; i++ {
 			x.covered[i] = sp.label
@@ -184,13 +209,20 @@ func (x *doc) resolveRules() {
 	}
 }
 
-func overlapsAny(spans []span, sp span) bool {
-	for _, o := range spans {
-		if sp.start < o.end && o.start < sp.end {
+// isTaken reports whether a byte of sp is inside a kept rule span.
+func (x *doc) isTaken(sp span) bool {
+	for b := int(sp.start); b < int(sp.end); b++ {
+		if x.taken[b>>6]&(1<<(b&63)) != 0 {
 			return true
 		}
 	}
 	return false
+}
+
+func (x *doc) take(sp span) {
+	for b := int(sp.start); b < int(sp.end); b++ {
+		x.taken[b>>6] |= 1 << (b & 63)
+	}
 }
 
 // tokAtOrAfter returns the first token starting at or after byte b.

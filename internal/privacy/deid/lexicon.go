@@ -33,7 +33,11 @@ const (
 	gzRelative                      // family relation (fille, époux ...)
 	gzWord                          // French common word
 	gzMulti                         // part of a multi-token entry
-	numGz        = 25
+	numGz               = 25
+	// gzPending marks a capitalised word whose common-word bit (gzWord)
+	// is not looked up yet: doc.gaz looks it up when the labeller needs
+	// it (the list is large and most words never need it).
+	gzPending uint32 = 1 << numGz
 )
 
 var (
@@ -65,10 +69,11 @@ var (
 // lexicon is the compiled gazetteer: a trie over folded tokens, keyed by
 // hash, so that a lookup costs one map access per token.
 type lexicon struct {
-	edges    *table   // mix(node, token hash) → child node
-	words    *fpSet   // folded hashes of French common words (consulted for capitalised tokens only)
-	small    *table   // single-token entries of the keyword sets, for lower-case tokens
-	bits     []uint32 // categories of the entries ending at a node
+	trie     *edgeTable // mix(node, token hash) → child node and its categories
+	edges    *table     // the same while building (nil after)
+	words    *fpSet     // folded hashes of French common words (consulted for capitalised tokens only)
+	small    *table     // single-token entries of the keyword sets, for lower-case tokens
+	bits     []uint32   // categories of the entries ending at a node
 	hasKids  []bool
 	zips     map[string]bool // postal codes in use
 	triggers map[uint64]bool // folded eponym triggers (also gzTrigger)
@@ -89,8 +94,9 @@ func defaultLexicon() *lexicon {
 // the person and place categories (used to measure out-of-vocabulary
 // performance).
 func buildLexicon(l *data.Lists, exclude map[string]bool) *lexicon {
-	lx := &lexicon{edges: newTable(100000), words: newFPSet(400000), small: newTable(2000), bits: []uint32{0}, hasKids: []bool{false}, zips: map[string]bool{}}
+	lx := &lexicon{edges: newTable(100000), small: newTable(2000), bits: []uint32{0}, hasKids: []bool{false}, zips: map[string]bool{}}
 	var toks []token
+	rootHash := []uint64{0} // per node: the token hash of a first-level node
 	add := func(entry string, b uint32) {
 		if exclude != nil && b&(gzFirst|gzLast|gzName|gzCommune|gzHosp) != 0 && exclude[fold(entry)] {
 			return
@@ -109,6 +115,10 @@ func buildLexicon(l *data.Lists, exclude map[string]bool) *lexicon {
 				child = int32(len(lx.bits))
 				lx.bits = append(lx.bits, 0)
 				lx.hasKids = append(lx.hasKids, false)
+				rootHash = append(rootHash, 0)
+				if node == 0 {
+					rootHash[child] = h
+				}
 				lx.edges.put(k, child)
 				lx.hasKids[node] = true
 			}
@@ -170,7 +180,13 @@ func buildLexicon(l *data.Lists, exclude map[string]bool) *lexicon {
 	for _, s := range l.Drugs {
 		add(s, gzDrug)
 	}
-	data.EachWord(func(w string) { lx.words.add(hashFold(w)) })
+	// Sized to the list: the set's memory is what the lookups pay for.
+	var words []uint64
+	data.EachWord(func(w string) { words = append(words, hashFold(w)) })
+	lx.words = newFPSet(len(words))
+	for _, h := range words {
+		lx.words.add(h)
+	}
 	for _, set := range []struct {
 		words []string
 		b     uint32
@@ -181,6 +197,22 @@ func buildLexicon(l *data.Lists, exclude map[string]bool) *lexicon {
 			add(w, set.b)
 		}
 	}
+	// Compile the trie: each node has one incoming edge, which holds the
+	// node's categories.
+	lx.trie = newEdgeTable(lx.edges.len())
+	lx.edges.each(func(k uint64, child int32) {
+		info := lx.bits[child]
+		if lx.hasKids[child] {
+			info |= edgeKids
+		}
+		// First-level nodes also hold the common-word bit, so that a
+		// capitalised word of the gazetteer needs no second lookup.
+		if rootHash[child] != 0 && lx.words.has(rootHash[child]) {
+			info |= gzWord
+		}
+		lx.trie.put(k, child, info) // keys are already fixed
+	})
+	lx.edges, lx.bits, lx.hasKids = nil, nil, nil
 	return lx
 }
 
@@ -191,23 +223,16 @@ const smallCats = gzTitle | gzParticle | gzMonth | gzWeekday | gzStreet | gzFaci
 
 func (t token) hashKey(s string) uint64 { return hashFold(s[t.start:t.end]) }
 
-// annotate sets, for every word token, the hash of its folded form and its
-// gazetteer categories (longest match for multi-token entries).
+// annotate sets the gazetteer categories of every word token (longest
+// match for multi-token entries), from the token hashes of tokenizeHashed.
 func (lx *lexicon) annotate(s string, toks []token, hashes []uint64, bits []uint32) {
-	for i := range toks {
-		t := toks[i]
-		if t.kind == tkPunct {
-			hashes[i] = hashString(fnvOffset, s[t.start:t.end])
-		} else {
-			hashes[i] = hashFold(s[t.start:t.end])
-		}
-		bits[i] = 0
-	}
+	clear(bits[:len(toks)])
 	for i := range toks {
 		if toks[i].kind != tkWord {
 			continue
 		}
-		if toks[i].flags&tfUpper == 0 {
+		upper := toks[i].flags&tfUpper != 0
+		if !upper {
 			v, _ := lx.small.get(hashes[i])
 			bits[i] |= uint32(v)
 			// Multi-token entries may start with a particle ("de La Tour")
@@ -215,15 +240,19 @@ func (lx *lexicon) annotate(s string, toks []token, hashes []uint64, bits []uint
 			if uint32(v)&(gzParticle|gzFacility) == 0 {
 				continue
 			}
-		} else if lx.words.has(hashes[i]) {
-			bits[i] |= gzWord
 		}
-		node, ok := lx.edges.get(mix(0, hashes[i]))
+		node, info, ok := lx.trie.get(mix(0, hashes[i]))
 		if !ok {
+			if upper {
+				bits[i] |= gzPending // common word? looked up when needed
+			}
 			continue
 		}
-		bits[i] |= lx.bits[node] &^ gzMulti
-		if !lx.hasKids[node] {
+		if !upper {
+			info &^= gzWord // only capitalised words are looked up
+		}
+		bits[i] |= info &^ (gzMulti | edgeKids)
+		if info&edgeKids == 0 {
 			continue
 		}
 		// Longest multi-token match starting here.
@@ -235,15 +264,15 @@ func (lx *lexicon) annotate(s string, toks []token, hashes []uint64, bits []uint
 			if toks[j].kind == tkPunct && s[toks[j].start] == '.' {
 				continue
 			}
-			child, ok := lx.edges.get(mix(uint64(node), hashes[j]))
+			child, info, ok := lx.trie.get(mix(uint64(node), hashes[j]))
 			if !ok {
 				break
 			}
 			node = child
-			if b := lx.bits[node]; b != 0 {
+			if b := info &^ edgeKids; b != 0 {
 				best, bestEnd = b, j
 			}
-			if !lx.hasKids[node] {
+			if info&edgeKids == 0 {
 				break
 			}
 		}

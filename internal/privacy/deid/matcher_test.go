@@ -71,8 +71,7 @@ func TestMatcher(t *testing.T) {
 		{"Martin", 0, gzLast, gzFirst},
 	}
 	for _, c := range cases {
-		toks := tokenize(c.text, nil)
-		hashes := make([]uint64, len(toks))
+		toks, hashes := tokenizeHashed(c.text, nil, nil, true)
 		bits := make([]uint32, len(toks))
 		lx.annotate(c.text, toks, hashes, bits)
 		if bits[c.tok]&c.want != c.want || bits[c.tok]&c.not != 0 {
@@ -81,10 +80,36 @@ func TestMatcher(t *testing.T) {
 	}
 	// Excluded names leave the person and place categories.
 	lx2 := buildLexicon(l, map[string]bool{"martin": true})
-	toks := tokenize("Martin", nil)
-	h, b := make([]uint64, 1), make([]uint32, 1)
+	toks, h := tokenizeHashed("Martin", nil, nil, true)
+	b := make([]uint32, 1)
 	lx2.annotate("Martin", toks, h, b)
 	if b[0]&gzLast != 0 {
 		t.Errorf("excluded name still in the gazetteer")
+	}
+}
+
+// The hashes computed while tokenizing equal those of hashFold (words and
+// numbers) and of the raw bytes (punctuation).
+func TestTokenHashes(t *testing.T) {
+	for _, s := range []string{
+		"Mme DUPONT Jean-Pierre, né le 12/03/1950 à Besançon (Doubs).",
+		"Œdème, cœur, ÆTHER straße d'Alzheimer l’Hôpital Saint-Étienne",
+		"Ｆｕｌｌ width, e\u0301te\u0301 combining, İstanbul Kıvılcım Łódź 2A 1er",
+		"\xff\xfe invalid \u00a0nbsp\u202f; x-y -z a-- 'quote' «guillemets» 3°C",
+	} {
+		toks, hashes := tokenizeHashed(s, nil, nil, true)
+		if len(hashes) != len(toks) {
+			t.Fatalf("%d hashes for %d tokens", len(hashes), len(toks))
+		}
+		for i, tk := range toks {
+			w := s[tk.start:tk.end]
+			want := hashFold(w)
+			if tk.kind == tkPunct {
+				want = hashString(fnvOffset, w)
+			}
+			if hashes[i] != want {
+				t.Errorf("%q: token %q hash differs", s, w)
+			}
+		}
 	}
 }

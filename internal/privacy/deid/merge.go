@@ -7,7 +7,7 @@ import "strings"
 // lone drug name.
 func (x *doc) merge() {
 	for _, sp := range x.model {
-		if overlapsAny(x.rules, sp) {
+		if x.isTaken(sp) {
 			continue
 		}
 		i := x.tokAtOrAfter(int(sp.start))
@@ -21,6 +21,9 @@ func (x *doc) merge() {
 			continue
 		}
 		x.out = append(x.out, sp)
+		for k := i; k < len(x.toks) && x.toks[k].start < sp.end; k++ {
+			x.covered[k] = sp.label
+		}
 	}
 }
 
@@ -60,28 +63,18 @@ func (x *doc) eponymContext(i int) bool {
 }
 
 // propagate masks every other occurrence of the names and numbers already
-// found: a name found once is masked everywhere in the document.
+// found: a name found once is masked everywhere in the document. It is
+// linear in the document: occurrences are looked up by the hash of their
+// first token.
 func (x *doc) propagate() {
 	if len(x.out) == 0 {
 		return
 	}
-	covered := x.covered
-	for i := range covered {
-		covered[i] = None
-	}
-	for _, sp := range x.out {
-		for i := x.tokAtOrAfter(int(sp.start)); i < len(x.toks) && x.toks[i].start < sp.end; i++ {
-			covered[i] = sp.label
-		}
-	}
-	// Names, as sequences of folded token hashes (few per document: a
-	// slice beats a map).
-	type seq struct {
-		from, to int // token range of the first occurrence
-		label    Label
-	}
-	var names []seq
-	var numbers []span
+	covered := x.covered // the tokens of x.out (resolveRules, merge)
+	names := x.names[:0]
+	numbers := x.numbers[:0]
+	defer func() { x.names, x.numbers = names[:0], numbers[:0] }()
+	n := len(x.toks)
 	for _, sp := range x.out {
 		switch sp.label {
 		case Nom, Prenom, Ville:
@@ -90,21 +83,11 @@ func (x *doc) propagate() {
 			}
 			i := x.tokAtOrAfter(int(sp.start))
 			j := i
-			for j < len(x.toks) && x.toks[j].start < sp.end {
+			for j < n && x.toks[j].start < sp.end {
 				j++
 			}
-			if j == i {
-				continue
-			}
-			dup := false
-			for _, o := range names {
-				if o.to-o.from == j-i && equalHashes(x.hashes[o.from:o.to], x.hashes[i:j]) {
-					dup = true
-					break
-				}
-			}
-			if !dup {
-				names = append(names, seq{i, j, sp.label})
+			if j > i {
+				names = append(names, nameSeq{from: i, to: j, label: sp.label})
 			}
 		case IPP, NDA, Secu, Tel:
 			if sp.end-sp.start >= 6 {
@@ -112,26 +95,68 @@ func (x *doc) propagate() {
 			}
 		}
 	}
-	n := len(x.toks)
-	if len(names) > 0 {
-		for i := 0; i < n; i++ {
-			t := x.toks[i]
-			if covered[i] != None || t.kind != tkWord || t.flags&tfUpper == 0 {
-				continue
+	if len(names) == 0 && len(numbers) == 0 {
+		return
+	}
+	// Chains of names and numbers by the hash of their first token (the
+	// first occurrence of a name wins: chains are walked in order), in a
+	// small open-addressing table sized to them.
+	m := len(names) + len(numbers)
+	size := 8
+	for size < 2*m {
+		size <<= 1
+	}
+	ht := grow(x.heads, size)
+	x.heads = ht
+	for k := range ht {
+		ht[k] = headSlot{idx: -1}
+	}
+	next := grow(x.next, m)
+	x.next = next
+	link := func(h uint64, k int32) {
+		for p := h & uint64(size-1); ; p = (p + 1) & uint64(size-1) {
+			if ht[p].idx < 0 {
+				ht[p] = headSlot{h: h, idx: k}
+				next[k] = -1
+				return
 			}
-			h := x.hashes[i]
-			for _, c := range names {
-				if x.hashes[c.from] != h {
-					continue
-				}
+			if ht[p].h == h {
+				next[k] = ht[p].idx
+				ht[p].idx = k
+				return
+			}
+		}
+	}
+	head := func(h uint64) int32 {
+		for p := h & uint64(size-1); ; p = (p + 1) & uint64(size-1) {
+			if ht[p].idx < 0 || ht[p].h == h {
+				return ht[p].idx
+			}
+		}
+	}
+	for k := len(names) - 1; k >= 0; k-- {
+		link(x.hashes[names[k].from], int32(k))
+	}
+	for k := len(numbers) - 1; k >= 0; k-- {
+		link(x.hashes[x.tokAtOrAfter(int(numbers[k].start))]^numberSalt, int32(len(names)+k))
+	}
+	for i := 0; i < n; i++ {
+		t := x.toks[i]
+		if covered[i] != None {
+			continue
+		}
+		switch {
+		case t.kind == tkWord && t.flags&tfUpper != 0 && len(names) > 0:
+			for k := head(x.hashes[i]); k >= 0; k = next[k] {
+				c := names[k]
 				ln := c.to - c.from
 				end := i + ln - 1
 				if end >= n {
 					continue
 				}
 				match := true
-				for k := 1; k < ln; k++ {
-					if x.hashes[i+k] != x.hashes[c.from+k] || covered[i+k] != None {
+				for m := 1; m < ln; m++ {
+					if x.hashes[i+m] != x.hashes[c.from+m] || covered[i+m] != None {
 						match = false
 						break
 					}
@@ -140,44 +165,53 @@ func (x *doc) propagate() {
 					continue
 				}
 				x.out = append(x.out, span{start: t.start, end: x.toks[end].end, label: c.label, src: srcPropagated})
-				for k := i; k <= end; k++ {
-					covered[k] = c.label
+				for m := i; m <= end; m++ {
+					covered[m] = c.label
 				}
+				i = end
 				break
 			}
-		}
-	}
-	for _, sp := range numbers {
-		v := x.s[sp.start:sp.end]
-		from := 0
-		for {
-			p := strings.Index(x.s[from:], v)
-			if p < 0 {
-				break
-			}
-			p += from
-			q := p + len(v)
-			from = q
-			if alnumBefore(x.s, p) || alnumAt(x.s, q) {
+		case (t.kind == tkNum || x.s[t.start] == '+') && len(numbers) > 0:
+			if alnumBefore(x.s, int(t.start)) {
 				continue
 			}
-			i := x.tokAtOrAfter(p)
-			free := true
-			for k := i; k < n && x.toks[k].start < int32(q); k++ {
-				if covered[k] != None {
-					free = false
-					break
+			for k := head(x.hashes[i] ^ numberSalt); k >= 0; k = next[k] {
+				sp := numbers[int(k)-len(names)]
+				v := x.s[sp.start:sp.end]
+				p := int(t.start)
+				q := p + len(v)
+				if !strings.HasPrefix(x.s[p:], v) || alnumAt(x.s, q) {
+					continue
 				}
-			}
-			if free && i < n {
+				free := true
+				e := i
+				for ; e < n && x.toks[e].start < int32(q); e++ {
+					if covered[e] != None {
+						free = false
+						break
+					}
+				}
+				if !free {
+					continue
+				}
 				x.out = append(x.out, span{start: int32(p), end: int32(q), label: sp.label, src: srcPropagated})
-				for k := i; k < n && x.toks[k].start < int32(q); k++ {
-					covered[k] = sp.label
+				for m := i; m < e; m++ {
+					covered[m] = sp.label
 				}
+				i = e - 1
+				break
 			}
 		}
 	}
 }
+
+type headSlot struct {
+	h   uint64
+	idx int32
+}
+
+// numberSalt keeps the chains of numbers apart from those of names.
+const numberSalt = 0x6e756d62657273
 
 func equalHashes(a, b []uint64) bool {
 	for i := range a {
@@ -186,4 +220,11 @@ func equalHashes(a, b []uint64) bool {
 		}
 	}
 	return true
+}
+
+// nameSeq is a name found in a document: the token range of its first
+// occurrence and its label.
+type nameSeq struct {
+	from, to int
+	label    Label
 }

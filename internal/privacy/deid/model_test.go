@@ -77,7 +77,7 @@ func TestLabellerLearnsToyTask(t *testing.T) {
 }
 
 func TestReadModelRejectsGarbage(t *testing.T) {
-	for _, b := range [][]byte{nil, []byte("HYGDEID1"), []byte("not a model at all"), append([]byte("HYGDEID1"), 0x1f, 0x8b, 0, 0)} {
+	for _, b := range [][]byte{nil, []byte("HYGDEID2"), []byte("HYGDEID1"), []byte("not a model at all"), append([]byte("HYGDEID2"), 0x1f, 0x8b, 0, 0)} {
 		if _, err := ReadModel(bytes.NewReader(b)); err == nil {
 			t.Errorf("ReadModel(%q) accepted garbage", b)
 		}

@@ -148,3 +148,55 @@ func (s *fpSet) has(k uint64) bool {
 		}
 	}
 }
+
+// edgeTable is the compiled trie of the gazetteer: from mix(node, token
+// hash) to the child node and, in the same 16-byte slot, the categories of
+// the entries ending at the child and whether it has children (one memory
+// access per token instead of three).
+type edgeTable struct {
+	slots []edgeSlot
+	shift uint
+}
+
+type edgeSlot struct {
+	key  uint64
+	node int32
+	info uint32 // categories | edgeKids
+}
+
+// edgeKids marks a node with children.
+const edgeKids uint32 = 1 << 31
+
+func newEdgeTable(n int) *edgeTable {
+	size := 16
+	for size < 2*n {
+		size <<= 1
+	}
+	return &edgeTable{slots: make([]edgeSlot, size), shift: uint(64 - bits.TrailingZeros(uint(size)))}
+}
+
+func (t *edgeTable) put(k uint64, node int32, info uint32) {
+	k = fixKey(k)
+	mask := uint64(len(t.slots) - 1)
+	for i := (k * 0x9e3779b97f4a7c15) >> t.shift; ; i = (i + 1) & mask {
+		s := &t.slots[i]
+		if s.key == 0 || s.key == k {
+			s.key, s.node, s.info = k, node, info
+			return
+		}
+	}
+}
+
+func (t *edgeTable) get(k uint64) (int32, uint32, bool) {
+	k = fixKey(k)
+	mask := uint64(len(t.slots) - 1)
+	for i := (k * 0x9e3779b97f4a7c15) >> t.shift; ; i = (i + 1) & mask {
+		s := &t.slots[i]
+		if s.key == k {
+			return s.node, s.info, true
+		}
+		if s.key == 0 {
+			return 0, 0, false
+		}
+	}
+}

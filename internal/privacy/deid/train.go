@@ -14,6 +14,7 @@ type TrainOptions struct {
 	DropW   float64 // probability of hiding a token's own word and affixes (default 0.25)
 	DropG   float64 // probability of hiding a token's gazetteer hits (default 0.15)
 	DropDoc float64 // probability of a document whose names all lose identity and gazetteer hits (default 0.2)
+	DropA   float64 // probability of hiding a name token's affixes (default 0.1)
 	Prune   float32 // drop features whose weights are all below this (default 0.01)
 	// Progress, if set, is called after each epoch with the number of
 	// segments that were mislabelled during that epoch.
@@ -39,6 +40,9 @@ func Train(docs []Document, opt TrainOptions) (*Model, error) {
 	if opt.DropDoc == 0 {
 		opt.DropDoc = 0.2
 	}
+	if opt.DropA == 0 {
+		opt.DropA = 0.1
+	}
 	if opt.Prune == 0 {
 		opt.Prune = 0.01
 	}
@@ -63,17 +67,34 @@ func Train(docs []Document, opt TrainOptions) (*Model, error) {
 			x.rules = x.rules[:0]
 			x.model = x.model[:0]
 			x.out = x.out[:0]
-			x.toks = tokenize(x.s, x.toks)
+			x.toks, x.hashes = tokenizeHashed(x.s, x.toks, x.hashes, true)
 			n := len(x.toks)
-			x.hashes = grow(x.hashes, n)
 			x.bits = grow(x.bits, n)
 			x.covered = grow(x.covered, n)
 			d.lx.annotate(x.s, x.toks, x.hashes, x.bits)
 			x.runRules()
 			x.resolveRules()
 			x.prepareLabeller()
-			tags := goldTags(x, doc.Entities)
+			tags, names := goldTags(x, doc.Entities)
 			oov := rng.Float64() < opt.DropDoc
+			// Dropout teaches the labeller to find names that are neither
+			// in the gazetteer nor in the training corpus: name tokens lose
+			// their identity and gazetteer hits (all of them in an
+			// "out-of-vocabulary" document), also where they are the
+			// neighbours of another token, and sometimes their affixes.
+			x.dropW = grow(x.dropW, n)
+			x.dropG = grow(x.dropG, n)
+			x.dropA = grow(x.dropA, n)
+			for k := 0; k < n; k++ {
+				x.dropW[k], x.dropG[k], x.dropA[k] = false, false, false
+				if names[k] {
+					x.dropW[k] = oov || rng.Float64() < opt.DropW
+					x.dropG[k] = oov || rng.Float64() < opt.DropG
+					x.dropA[k] = rng.Float64() < opt.DropA
+				} else if x.cand[k] {
+					x.dropW[k] = rng.Float64() < opt.DropW/4
+				}
+			}
 			for i := 0; i < n; {
 				if !x.cand[i] {
 					i++
@@ -92,18 +113,7 @@ func Train(docs []Document, opt TrainOptions) (*Model, error) {
 				pred = grow(pred, seg)
 				for k := 0; k < seg; k++ {
 					offs = append(offs, len(feats))
-					// Dropout teaches the labeller to find names that are
-					// neither in the gazetteer nor in the training corpus:
-					// name tokens lose their identity and gazetteer hits
-					// (all of them in an "out-of-vocabulary" document).
-					dw, dg := false, false
-					if tags[i+k] != tagO {
-						dw = oov || rng.Float64() < opt.DropW
-						dg = oov || rng.Float64() < opt.DropG
-					} else {
-						dw = rng.Float64() < opt.DropW/4
-					}
-					feats = x.features(i+k, feats, dw, dg)
+					feats = x.features(i+k, feats)
 					tr.emissions(feats[offs[k]:], &x.em[k])
 				}
 				offs = append(offs, len(feats))
@@ -151,11 +161,13 @@ func equalInts(a, b []int) bool {
 	return true
 }
 
-// goldTags returns the BIO tag of every token from the gold entities.
-func goldTags(x *doc, ents []Entity) []int {
+// goldTags returns the BIO tag of every candidate token from the gold
+// entities, and which tokens (candidates or not) are inside a gold name.
+func goldTags(x *doc, ents []Entity) ([]int, []bool) {
 	tags := make([]int, len(x.toks))
+	names := make([]bool, len(x.toks))
 	if len(ents) == 0 {
-		return tags
+		return tags, names
 	}
 	// Code points → bytes.
 	cpToByte := make([]int32, 0, len(x.s)+1)
@@ -172,6 +184,7 @@ func goldTags(x *doc, ents []Entity) []int {
 		bs, be := cpToByte[e.Start], cpToByte[e.End]
 		first := true
 		for i := x.tokAtOrAfter(int(bs)); i < len(x.toks) && x.toks[i].end <= be; i++ {
+			names[i] = true
 			if !x.cand[i] {
 				if !first {
 					first = true // a gap: restart the entity
@@ -186,7 +199,7 @@ func goldTags(x *doc, ents []Entity) []int {
 			}
 		}
 	}
-	return tags
+	return tags, names
 }
 
 type trainer struct {
@@ -232,7 +245,7 @@ func (tr *trainer) updateTrans(a, b int, delta float32) {
 // average returns the averaged weights, without the features whose
 // averaged weights are all smaller than prune in absolute value.
 func (tr *trainer) average(prune float32) *Model {
-	m := &Model{index: newTable(len(tr.index))}
+	m := &Model{}
 	c := tr.c
 	if c == 0 {
 		c = 1
@@ -255,8 +268,8 @@ func (tr *trainer) average(prune float32) *Model {
 		if !keep {
 			continue
 		}
-		m.index.put(f, int32(len(m.w)/numTags))
-		m.w = append(m.w, ws[:]...)
+		m.add(f, ws[:])
 	}
+	m.build()
 	return m
 }

@@ -28,6 +28,10 @@ func pseudoWord(b *builder) string {
 }
 
 func trainContext(b *builder) {
+	if b.chance(0.4) {
+		moreTrainContext(b)
+		return
+	}
 	k := b.r.IntN(20)
 	if k >= 17 {
 		k = 15

@@ -333,8 +333,15 @@ func (b *builder) newPerson() *person {
 		// Double-barrelled family name.
 		last = last + "-" + pick(b, b.p.last)
 	}
-	return &person{first: f.Name, last: last, sex: sex, upper: b.chance(0.45)}
+	p := &person{first: f.Name, last: last, sex: sex, upper: b.chance(0.45)}
+	if b.split == Train && b.chance(inventedShare) {
+		b.inventPerson(p)
+	}
+	return p
 }
+
+// inventedShare is the share of training people with invented names.
+const inventedShare = 0.15
 
 func (b *builder) newPeople() {
 	b.people = map[string]*person{}
