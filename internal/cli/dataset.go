@@ -62,29 +62,13 @@ Commands act as a user (--as): identifying versions are for stewards only,
 and every read of one is audited.`,
 	}
 	cmd.PersistentFlags().StringVarP(&project, "project", "p", "", "project name (required)")
-	need := func() error {
-		if project == "" {
-			return usageError{fmt.Errorf("--project is required")}
-		}
-		return nil
-	}
 	list := &cobra.Command{
 		Use:     "list",
 		Short:   "List a project's datasets (latest versions)",
 		Example: "  hygie dataset list -p demo-bmi --as marc",
 		Args:    exactArgs(0, ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := need(); err != nil {
-				return err
-			}
-			return e.withApp(cmd, func(a *app.App, ctx context.Context) error {
-				ctx, err := e.actAs(ctx, a)
-				if err != nil {
-					return err
-				}
-				if err := auth.Require(ctx, project, auth.PermDatasetRead); err != nil {
-					return err
-				}
+			return e.withProject(cmd, project, auth.PermDatasetRead, func(a *app.App, ctx context.Context) error {
 				vs, err := a.Datasets.List(ctx, project)
 				if err != nil {
 					return err
@@ -99,17 +83,7 @@ and every read of one is audited.`,
 		Example: "  hygie dataset versions cohort -p demo-bmi --as sophie",
 		Args:    exactArgs(1, "NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := need(); err != nil {
-				return err
-			}
-			return e.withApp(cmd, func(a *app.App, ctx context.Context) error {
-				ctx, err := e.actAs(ctx, a)
-				if err != nil {
-					return err
-				}
-				if err := auth.Require(ctx, project, auth.PermDatasetRead); err != nil {
-					return err
-				}
+			return e.withProject(cmd, project, auth.PermDatasetRead, func(a *app.App, ctx context.Context) error {
 				vs, err := a.Datasets.Versions(ctx, project, args[0])
 				if err != nil {
 					return err
@@ -201,23 +175,31 @@ any value or bin held by fewer than 5 records shows as "<5".`,
 	return cmd
 }
 
-// withVersion resolves NAME[@VERSION] in project for the acting user.
-func (e *env) withVersion(cmd *cobra.Command, project, ref string, fn func(a *app.App, ctx context.Context, v dataset.Version) error) error {
+// withProject opens the app, acts as the --as user, and checks that user
+// holds perm in project before running fn.
+func (e *env) withProject(cmd *cobra.Command, project string, perm auth.Perm, fn func(a *app.App, ctx context.Context) error) error {
 	if project == "" {
 		return usageError{fmt.Errorf("--project is required")}
-	}
-	name, n, err := parseRef(ref)
-	if err != nil {
-		return err
 	}
 	return e.withApp(cmd, func(a *app.App, ctx context.Context) error {
 		ctx, err := e.actAs(ctx, a)
 		if err != nil {
 			return err
 		}
-		if err := auth.Require(ctx, project, auth.PermDatasetRead); err != nil {
+		if err := auth.Require(ctx, project, perm); err != nil {
 			return err
 		}
+		return fn(a, ctx)
+	})
+}
+
+// withVersion resolves NAME[@VERSION] in project for the acting user.
+func (e *env) withVersion(cmd *cobra.Command, project, ref string, fn func(a *app.App, ctx context.Context, v dataset.Version) error) error {
+	name, n, err := parseRef(ref)
+	if err != nil {
+		return err
+	}
+	return e.withProject(cmd, project, auth.PermDatasetRead, func(a *app.App, ctx context.Context) error {
 		v, err := a.Datasets.Get(ctx, project, name, n)
 		if err != nil {
 			return err
