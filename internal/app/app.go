@@ -150,7 +150,7 @@ func Open(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 	a.Server.AddAPI(a.Services)
 	a.Server.AddPrivacyAPI(a.Datasets, a.DP)
 	ui, err := web.New(web.Deps{Auth: a.Auth, Projects: a.Projects, Audit: al, Datasets: a.Datasets, Runs: a.Runs, Registry: a.Registry,
-		Monitor: a.Monitor, DP: a.DP, SessionTTL: cfg.SessionTTL, SecureCookies: strings.HasPrefix(cfg.BaseURL(), "https://"), Logger: log})
+		Monitor: a.Monitor, DP: a.DP, Vault: a.Pseudo.Vault(), SessionTTL: cfg.SessionTTL, SecureCookies: strings.HasPrefix(cfg.BaseURL(), "https://"), Logger: log})
 	if err != nil {
 		return nil, err
 	}

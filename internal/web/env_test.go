@@ -25,6 +25,7 @@ import (
 	"github.com/hygie-health/hygie/internal/httpapi"
 	"github.com/hygie-health/hygie/internal/keys"
 	"github.com/hygie-health/hygie/internal/monitor"
+	"github.com/hygie-health/hygie/internal/privacy/pseudo"
 	"github.com/hygie-health/hygie/internal/project"
 	"github.com/hygie-health/hygie/internal/registry"
 	"github.com/hygie-health/hygie/internal/track"
@@ -62,6 +63,7 @@ type env struct {
 	audit    *audit.Log
 	monitor  *monitor.Service
 	datasets *dataset.Service
+	pseudo   *pseudo.Service
 	pred     string // the sepsis prediction's id
 	cardioPr string // the cardio prediction's id
 	// secrets are the identifying cells of the admissions extract (names,
@@ -85,9 +87,10 @@ func newEnv(t *testing.T, configure ...func(*web.Deps)) *env {
 	runs := track.NewService(d, blobs, a)
 	reg := registry.NewService(d, runs, a)
 	mon := monitor.NewService(d, a)
+	ps := pseudo.NewService(d, kr, datasets, a)
 
 	srv := httpapi.New(httpapi.Options{Auth: authSvc, Audit: a, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	deps := web.Deps{Auth: authSvc, Projects: projects, Audit: a, Datasets: datasets, Runs: runs, Registry: reg, Monitor: mon,
+	deps := web.Deps{Auth: authSvc, Projects: projects, Audit: a, Datasets: datasets, Runs: runs, Registry: reg, Monitor: mon, Vault: ps.Vault(),
 		SessionTTL: time.Hour, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	for _, f := range configure {
 		f(&deps)
@@ -101,7 +104,7 @@ func newEnv(t *testing.T, configure ...func(*web.Deps)) *env {
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 
-	e := &env{t: t, srv: ts, db: d, auth: authSvc, audit: a, monitor: mon, datasets: datasets,
+	e := &env{t: t, srv: ts, db: d, auth: authSvc, audit: a, monitor: mon, datasets: datasets, pseudo: ps,
 		client: &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 
 	// Seed, acting as the bootstrap admin and then as members.

@@ -35,6 +35,7 @@ import (
 	"github.com/hygie-health/hygie/internal/httpapi"
 	"github.com/hygie-health/hygie/internal/monitor"
 	"github.com/hygie-health/hygie/internal/privacy/dp"
+	"github.com/hygie-health/hygie/internal/privacy/vault"
 	"github.com/hygie-health/hygie/internal/project"
 	"github.com/hygie-health/hygie/internal/registry"
 	"github.com/hygie-health/hygie/internal/track"
@@ -62,6 +63,9 @@ type Deps struct {
 	// DP is the differential privacy service (optional: without it the
 	// differential privacy pages answer 404).
 	DP *dp.Service
+	// Vault re-identifies pseudonyms (optional: without it the vault page
+	// answers 404). It is the pseudonymization service's: Pseudo.Vault().
+	Vault *vault.Service
 	// SessionTTL is how long a web session lasts (DefaultSessionTTL if 0).
 	SessionTTL time.Duration
 	// SecureCookies marks the session cookie Secure: set it whenever the UI
@@ -81,7 +85,7 @@ type UI struct {
 }
 
 // pageNames are the templates under templates/ rendered inside layout.html.
-var pageNames = []string{"login", "home", "project", "dataset", "audit", "error", "risk", "dp"}
+var pageNames = []string{"login", "home", "project", "dataset", "audit", "error", "risk", "dp", "deid", "vault"}
 
 // New parses the embedded templates once and returns the UI.
 func New(d Deps) (*UI, error) {
@@ -134,6 +138,16 @@ func (u *UI) Routes() []httpapi.Route {
 		{Method: "POST", Pattern: "/projects/{project}/predictions/{id}/feedback", Summary: "Give feedback on a prediction", Tag: tag,
 			Scope: httpapi.Project, Perm: auth.PermFeedbackWrite, Web: true, Handler: u.feedback},
 		{Method: "GET", Pattern: "/projects/{project}/audit", Summary: "A project's audit events", Tag: tag, Scope: httpapi.Project, Perm: auth.PermAuditRead, Web: true, Handler: u.projectAudit},
+		// Like POST /api/v1/projects/{project}/deid, de-identifying a text
+		// reads no project data: dataset.write (scientists, stewards).
+		{Method: "GET", Pattern: "/projects/{project}/deid", Summary: "De-identify a pasted text: the form", Tag: tag,
+			Scope: httpapi.Project, Perm: auth.PermDatasetWrite, Web: true, Handler: u.deidPage},
+		{Method: "POST", Pattern: "/projects/{project}/deid", Summary: "De-identify a pasted text (form: text, mode mask|surrogate|tag): the text with its entities highlighted; nothing is stored or logged", Tag: tag,
+			Scope: httpapi.Project, Perm: auth.PermDatasetWrite, Web: true, Handler: u.deidText},
+		{Method: "GET", Pattern: "/projects/{project}/vault", Summary: "Re-identify a pseudonym: the form", Tag: tag,
+			Scope: httpapi.Project, Perm: auth.PermVaultOpen, Web: true, Handler: u.vaultPage},
+		{Method: "POST", Pattern: "/projects/{project}/vault", Summary: "Re-identify a pseudonym (form: pseudonym, reason, domain): the original value, in this answer only; audited with the reason, rate-limited", Tag: tag,
+			Scope: httpapi.Project, Perm: auth.PermVaultOpen, Web: true, Handler: u.vaultOpen},
 		{Method: "GET", Pattern: "/admin/audit", Summary: "All audit events and the chain's verification", Tag: tag, Scope: httpapi.Instance, Perm: auth.PermAuditReadAll, Web: true, Handler: u.adminAudit},
 	}, u.privacyRoutes(tag)...)
 }
