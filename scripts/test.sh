@@ -11,6 +11,13 @@ if ! command -v chromium >/dev/null 2>&1; then
   apt-get update -q >&2 && apt-get install -y -q chromium >&2
 fi
 
+# scikit-learn is the reference our learners and metrics are checked against.
+if ! /usr/bin/python3 -c 'import sklearn' >/dev/null 2>&1; then
+  echo "test.sh: installing python3-sklearn from Debian's packages (reference checks)" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >&2 && apt-get install -y -q python3-sklearn >&2
+fi
+
 HYGIE_TEST_POSTGRES="$(scripts/postgres.sh | tail -n 1)"
 export HYGIE_TEST_POSTGRES
 HYGIE_MINIO_BIN="$(scripts/minio.sh | tail -n 1)"
