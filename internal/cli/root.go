@@ -125,6 +125,7 @@ from HYGIE_*_FILE) and an optional YAML file (--config); see 'hygie config'.`,
 		e.riskCmd(),
 		e.dpCmd(),
 		e.vaultCmd(),
+		e.trainCmd(), e.predictCmd(),
 	)
 	return root
 }
