@@ -150,12 +150,13 @@ func Run(ctx context.Context, a *app.App, out io.Writer, o Options) (Result, fun
 		return res, nil, err
 	}
 	res.RunID, res.TestMetrics = tr.Run.ID, tr.Test
-	fmt.Fprintf(out, "  run %d: %s rows train / %s test; test MSE %.4f, RMSE %.4f, R² %.4f\n", tr.Run.ID, tr.Run.Params["train_rows"], tr.Run.Params["test_rows"],
-		tr.Test["test_mse"], tr.Test["test_rmse"], tr.Test["test_r2"])
+	fmt.Fprintf(out, "  run %d: %s rows train / %s test; test MSE %.4f [95%% bootstrap CI %.4f–%.4f], RMSE %.4f, R² %.4f\n", tr.Run.ID, tr.Run.Params["train_rows"], tr.Run.Params["test_rows"],
+		tr.Test["test_mse"], tr.Test["test_mse_ci_low"], tr.Test["test_mse_ci_high"], tr.Test["test_rmse"], tr.Test["test_r2"])
 
 	// 5. Register and promote.
 	step(5, "Register the model and promote it dev → test → integration → production through the gate")
-	gate := registry.Rule{Metric: "test_mse", Op: "<=", Threshold: 2.0}
+	// The gate checks the pessimistic end of the interval, not the point estimate.
+	gate := registry.Rule{Metric: "test_mse_ci_high", Op: "<=", Threshold: 2.0}
 	if err := a.Registry.SetGate(as("admin"), Project, gate); err != nil {
 		return res, nil, err
 	}

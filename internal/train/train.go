@@ -15,6 +15,7 @@ import (
 	"github.com/hygie-health/hygie/internal/auth"
 	"github.com/hygie-health/hygie/internal/dataset"
 	"github.com/hygie-health/hygie/internal/errs"
+	"github.com/hygie-health/hygie/internal/evaluate"
 	"github.com/hygie-health/hygie/internal/learn"
 	"github.com/hygie-health/hygie/internal/track"
 )
@@ -138,6 +139,24 @@ func fitAndLog(ctx context.Context, runs *track.Service, run track.Run, v datase
 		if err != nil {
 			return Result{}, fmt.Errorf("%s: %w", name, err)
 		}
+		test[name] = val
+		if err := runs.LogMetric(ctx, run.ID, name, val, 0); err != nil {
+			return Result{}, err
+		}
+	}
+	// How uncertain the test MSE is: a seeded percentile bootstrap over the
+	// test rows, logged as test_mse_ci_low/high so gates can check a bound.
+	ci, err := evaluate.Bootstrap(len(yte), func(idx []int) (float64, error) {
+		yt, yp := make([]float64, len(idx)), make([]float64, len(idx))
+		for k, i := range idx {
+			yt[k], yp[k] = yte[i], pred[i]
+		}
+		return learn.MSE(yt, yp)
+	}, evaluate.BootstrapOptions{Resamples: 500, Seed: uint64(spec.Seed)})
+	if err != nil {
+		return Result{}, fmt.Errorf("bootstrap: %w", err)
+	}
+	for name, val := range map[string]float64{"test_mse_ci_low": float64(ci.Lower), "test_mse_ci_high": float64(ci.Upper)} {
 		test[name] = val
 		if err := runs.LogMetric(ctx, run.ID, name, val, 0); err != nil {
 			return Result{}, err
