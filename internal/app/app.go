@@ -24,6 +24,7 @@ import (
 	"github.com/hygie-health/hygie/internal/db"
 	"github.com/hygie-health/hygie/internal/httpapi"
 	"github.com/hygie-health/hygie/internal/keys"
+	"github.com/hygie-health/hygie/internal/mlflowapi"
 	"github.com/hygie-health/hygie/internal/monitor"
 	"github.com/hygie-health/hygie/internal/privacy/dp"
 	"github.com/hygie-health/hygie/internal/privacy/pseudo"
@@ -149,6 +150,7 @@ func Open(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 	})
 	a.Server.AddAPI(a.Services)
 	a.Server.AddPrivacyAPI(a.Datasets, a.DP)
+	a.Server.Add(mlflowapi.Routes(a.Runs)...)
 	ui, err := web.New(web.Deps{Auth: a.Auth, Projects: a.Projects, Audit: al, Datasets: a.Datasets, Runs: a.Runs, Registry: a.Registry,
 		Monitor: a.Monitor, DP: a.DP, Vault: a.Pseudo.Vault(), SessionTTL: cfg.SessionTTL, SecureCookies: strings.HasPrefix(cfg.BaseURL(), "https://"), Logger: log})
 	if err != nil {

@@ -31,6 +31,7 @@ type Run struct {
 	ID               int64              `json:"id"`
 	Project          string             `json:"project"`
 	Experiment       string             `json:"experiment"`
+	ExperimentID     int64              `json:"experiment_id"`
 	Name             string             `json:"name"`
 	Status           string             `json:"status"`
 	DatasetVersionID *int64             `json:"dataset_version_id,omitempty"`
@@ -40,6 +41,7 @@ type Run struct {
 	Params           map[string]string  `json:"params"`
 	Metrics          map[string]float64 `json:"metrics"` // latest value of each
 	Artifacts        []Artifact         `json:"artifacts"`
+	Tags             map[string]string  `json:"tags,omitempty"`
 }
 
 // Artifact is a file attached to a run.
@@ -55,6 +57,7 @@ type Service struct {
 	blobs blob.Store
 	audit *audit.Log
 	now   func() time.Time
+	group groupCommit // LogBatch's group commit
 }
 
 // NewService returns the tracking service.
@@ -159,7 +162,7 @@ func (s *Service) End(ctx context.Context, runID int64, status string) error {
 	})
 }
 
-const runCols = `r.id, p.name, e.name, r.name, r.status, r.dataset_version_id, r.started_at, r.ended_at, r.created_by`
+const runCols = `r.id, p.name, e.name, r.name, r.status, r.dataset_version_id, r.started_at, r.ended_at, r.created_by, e.id`
 const runFrom = ` FROM runs r JOIN experiments e ON e.id = r.experiment_id JOIN projects p ON p.id = e.project_id `
 
 func scanRun(sc db.Scanner) (Run, error) {
@@ -168,7 +171,7 @@ func scanRun(sc db.Scanner) (Run, error) {
 		ds    sql.NullInt64
 		ended sql.NullTime
 	)
-	err := sc.Scan(&r.ID, &r.Project, &r.Experiment, &r.Name, &r.Status, &ds, &r.StartedAt, &ended, &r.CreatedBy)
+	err := sc.Scan(&r.ID, &r.Project, &r.Experiment, &r.Name, &r.Status, &ds, &r.StartedAt, &ended, &r.CreatedBy, &r.ExperimentID)
 	if ds.Valid {
 		r.DatasetVersionID = &ds.Int64
 	}
@@ -206,6 +209,16 @@ func (s *Service) Get(ctx context.Context, id int64) (Run, error) {
 		var a Artifact
 		return a, sc.Scan(&a.Path, &a.Size, &a.key)
 	}, `SELECT path, size, blob_key FROM run_artifacts WHERE run_id = ? ORDER BY path`, id)
+	if err != nil {
+		return r, err
+	}
+	tags, err := db.All(ctx, s.db, scanPair[string], `SELECT key, value FROM run_tags WHERE run_id = ?`, id)
+	if len(tags) > 0 {
+		r.Tags = map[string]string{}
+		for _, t := range tags {
+			r.Tags[t.k] = t.v
+		}
+	}
 	return r, err
 }
 

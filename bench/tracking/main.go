@@ -1,0 +1,215 @@
+// Command tracking-bench measures the MLflow-compatible tracking API:
+// concurrent clients send runs/log-batch requests (10 metrics each by
+// default) over loopback HTTP to a full hygie server (authentication,
+// authorization, audit, request logging, database transaction per batch),
+// and it reports metrics recorded per second. Run from the repository root:
+//
+//	go run ./bench/tracking                                # SQLite in a temp dir
+//	go run ./bench/tracking -postgres "$HYGIE_TEST_POSTGRES" # PostgreSQL (a fresh schema, dropped after)
+//	go run ./bench/tracking -clients 20 -metrics 10 -duration 10s
+//
+// Results are in bench/tracking/README.md.
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime/pprof"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hygie-health/hygie/internal/app"
+	"github.com/hygie-health/hygie/internal/auth"
+	"github.com/hygie-health/hygie/internal/config"
+	"github.com/hygie-health/hygie/internal/db"
+)
+
+func main() {
+	pg := flag.String("postgres", "", "PostgreSQL URL (default: SQLite in a temporary directory)")
+	clients := flag.Int("clients", 20, "concurrent clients, one run each")
+	perBatch := flag.Int("metrics", 10, "metrics per log-batch request")
+	dur := flag.Duration("duration", 10*time.Second, "how long to send")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole process (client and server) to this file")
+	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
+	ctx := context.Background()
+
+	dir, err := os.MkdirTemp("", "tracking-bench-*")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	cfg := config.Default()
+	cfg.DataDir = dir
+	dialect := "sqlite"
+	if *pg != "" {
+		dialect = "postgres"
+		dsn, drop := freshSchema(ctx, *pg)
+		defer drop()
+		cfg.Database = dsn
+	}
+	a, err := app.Open(ctx, cfg, app.Options{Migrate: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer a.Close()
+	if _, err := a.Projects.Create(ctx, "bench", "", ""); err != nil {
+		log.Fatal(err)
+	}
+	if _, err := a.Auth.CreateUser(ctx, "sci", "", "", false); err != nil {
+		log.Fatal(err)
+	}
+	if err := a.Auth.Grant(ctx, "bench", "sci", auth.RoleScientist); err != nil {
+		log.Fatal(err)
+	}
+	_, token, err := a.Auth.CreateToken(ctx, "sci", "bench", auth.KindAPI, time.Hour, "")
+	if err != nil {
+		log.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := &http.Server{Handler: a.Server}
+	go srv.Serve(l)
+	defer srv.Close()
+	base := "http://" + l.Addr().String() + "/api/2.0/mlflow/"
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *clients * 2}}
+	call := func(path string, body any, out any) error {
+		data, _ := json.Marshal(body)
+		req, _ := http.NewRequest("POST", base+path, bytes.NewReader(data))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := hc.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("%s: %d %s", path, resp.StatusCode, b)
+		}
+		if out != nil {
+			return json.Unmarshal(b, out)
+		}
+		return nil
+	}
+	var exp struct {
+		ID string `json:"experiment_id"`
+	}
+	if err := call("experiments/create", map[string]any{"name": "bench/load"}, &exp); err != nil {
+		log.Fatal(err)
+	}
+
+	var (
+		requests, failures atomic.Int64
+		mu                 sync.Mutex
+		latencies          []time.Duration
+		wg                 sync.WaitGroup
+		firstErr           atomic.Value
+	)
+	start := time.Now()
+	deadline := start.Add(*dur)
+	for c := 0; c < *clients; c++ {
+		var run struct {
+			Run struct {
+				Info struct {
+					RunID string `json:"run_id"`
+				} `json:"info"`
+			} `json:"run"`
+		}
+		if err := call("runs/create", map[string]any{"experiment_id": exp.ID, "run_name": fmt.Sprint("client-", c)}, &run); err != nil {
+			log.Fatal(err)
+		}
+		wg.Add(1)
+		go func(runID string) {
+			defer wg.Done()
+			var mine []time.Duration
+			metrics := make([]map[string]any, *perBatch)
+			for step := 0; time.Now().Before(deadline); step++ {
+				ts := time.Now().UnixMilli()
+				for i := range metrics {
+					metrics[i] = map[string]any{"key": fmt.Sprint("m", i), "value": float64(step) * 0.001, "timestamp": ts, "step": step}
+				}
+				t0 := time.Now()
+				if err := call("runs/log-batch", map[string]any{"run_id": runID, "metrics": metrics}, nil); err != nil {
+					failures.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				mine = append(mine, time.Since(t0))
+				requests.Add(1)
+			}
+			mu.Lock()
+			latencies = append(latencies, mine...)
+			mu.Unlock()
+		}(run.Run.Info.RunID)
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
+	pct := func(p float64) time.Duration {
+		if len(latencies) == 0 {
+			return 0
+		}
+		return latencies[int(p*float64(len(latencies)-1))].Round(10 * time.Microsecond)
+	}
+	n := requests.Load()
+	var stored int64
+	if err := a.DB.QueryRow(ctx, `SELECT COUNT(*) FROM run_metrics`).Scan(&stored); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%-8s clients=%d metrics/batch=%d duration=%s: %d batches ok, %d failed, %.0f batches/s, %.0f metrics/s; latency p50 %s p99 %s; %d metrics stored\n",
+		dialect, *clients, *perBatch, elapsed.Round(time.Millisecond), n, failures.Load(), float64(n)/elapsed.Seconds(),
+		float64(n*int64(*perBatch))/elapsed.Seconds(), pct(0.5), pct(0.99), stored)
+	if e := firstErr.Load(); e != nil {
+		fmt.Println("first error:", e)
+	}
+}
+
+// freshSchema creates an empty schema in the PostgreSQL database and
+// returns a DSN using it, and a function that drops it.
+func freshSchema(ctx context.Context, dsn string) (string, func()) {
+	admin, err := db.Open(ctx, dsn, "")
+	if err != nil {
+		log.Fatal(err)
+	}
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema := "bench_" + hex.EncodeToString(b)
+	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		log.Fatal(err)
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		log.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String(), func() {
+		admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		admin.Close()
+	}
+}
