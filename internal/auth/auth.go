@@ -261,6 +261,9 @@ var dummyHash = sync.OnceValue(func() []byte {
 	return h
 })
 
+// LastUsedResolution is how stale a token's last-use time may be.
+const LastUsedResolution = time.Minute
+
 // errBadCredentials is the one message for every authentication failure, so
 // callers cannot probe which usernames exist.
 var errBadCredentials = errs.Unauthenticatedf("invalid, expired or revoked credentials")
@@ -273,10 +276,11 @@ func (s *Service) Authenticate(ctx context.Context, username, secret string) (*P
 		name       string
 		admin, off bool
 		exp, rev   sql.NullTime
+		used       sql.NullTime
 	)
-	err := s.db.QueryRow(ctx, `SELECT t.id, u.id, u.username, u.is_admin, u.disabled, t.expires_at, t.revoked_at
+	err := s.db.QueryRow(ctx, `SELECT t.id, u.id, u.username, u.is_admin, u.disabled, t.expires_at, t.revoked_at, t.last_used_at
 		FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?`, hashSecret(secret)).
-		Scan(&id, &uid, &name, &admin, &off, &exp, &rev)
+		Scan(&id, &uid, &name, &admin, &off, &exp, &rev, &used)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errBadCredentials
 	}
@@ -287,8 +291,11 @@ func (s *Service) Authenticate(ctx context.Context, username, secret string) (*P
 	if off || rev.Valid || (exp.Valid && !now.Before(exp.Time)) || (username != "" && subtle.ConstantTimeCompare([]byte(username), []byte(name)) != 1) {
 		return nil, errBadCredentials
 	}
-	// Best effort: last use is informative, not worth failing a request for.
-	_, _ = s.db.Exec(ctx, `UPDATE tokens SET last_used_at = ? WHERE id = ?`, now.UTC(), id)
+	// Best effort and at most once a minute: last use is informative, not
+	// worth a database write on every request or failing one for.
+	if !used.Valid || now.Sub(used.Time) >= LastUsedResolution {
+		_, _ = s.db.Exec(ctx, `UPDATE tokens SET last_used_at = ? WHERE id = ?`, now.UTC(), id)
+	}
 	return s.principal(ctx, uid, name, admin)
 }
 

@@ -149,3 +149,32 @@ func TestEveryRolePermIsDeclared(t *testing.T) {
 		}
 	}
 }
+
+func TestLastUseWrittenAtMostOncePerMinute(t *testing.T) {
+	d := dbtest.SQLite(t)
+	ctx := context.Background()
+	s := auth.NewService(d, audit.New(d))
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	s.SetClock(func() time.Time { return now })
+	s.CreateUser(ctx, "alice", "", "", false)
+	_, secret, _ := s.CreateToken(ctx, "alice", "t", auth.KindAPI, 0, "")
+	lastUse := func() time.Time {
+		ts, _ := s.Tokens(ctx, "alice")
+		if ts[0].LastUsedAt == nil {
+			return time.Time{}
+		}
+		return *ts[0].LastUsedAt
+	}
+	for _, step := range []struct {
+		advance time.Duration
+		want    time.Duration // offset of the recorded last use from the start
+	}{{0, 0}, {30 * time.Second, 0}, {31 * time.Second, 61 * time.Second}} {
+		now = now.Add(step.advance)
+		if _, err := s.Authenticate(ctx, "", secret); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := lastUse(), time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC).Add(step.want); !got.Equal(want) {
+			t.Fatalf("after %v: last use %v, want %v", step.advance, got, want)
+		}
+	}
+}
