@@ -23,6 +23,7 @@ import (
 	"github.com/hygie-health/hygie/internal/dataset"
 	"github.com/hygie-health/hygie/internal/db"
 	"github.com/hygie-health/hygie/internal/httpapi"
+	"github.com/hygie-health/hygie/internal/jobs"
 	"github.com/hygie-health/hygie/internal/keys"
 	"github.com/hygie-health/hygie/internal/mlflowapi"
 	"github.com/hygie-health/hygie/internal/monitor"
@@ -49,6 +50,8 @@ type App struct {
 	Server *httpapi.Server
 	// DP releases differentially private statistics and keeps budgets.
 	DP *dp.Service
+	// Jobs runs commands as tracked jobs (local executor).
+	Jobs *jobs.Service
 }
 
 // NewLogger returns the logger for a configuration: text or JSON on w.
@@ -137,6 +140,7 @@ func Open(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 	a.Registry = registry.NewService(d, a.Runs, al)
 	a.Serve = serve.NewService(d, a.Registry, a.Blobs, al)
 	a.DP = dp.NewService(a.DB, a.Datasets, a.Audit)
+	a.Jobs = jobs.NewService(d, a.Runs, a.Auth, al, jobs.NewLocal(0), cfg.BaseURL(), filepath.Join(cfg.DataDir, "jobs"))
 
 	if created, err := a.Auth.Bootstrap(ctx, cfg.BootstrapToken); err != nil {
 		return nil, fmt.Errorf("bootstrap admin: %w", err)

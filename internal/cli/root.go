@@ -126,6 +126,7 @@ from HYGIE_*_FILE) and an optional YAML file (--config); see 'hygie config'.`,
 		e.dpCmd(),
 		e.vaultCmd(),
 		e.trainCmd(), e.predictCmd(),
+		e.jobCmd(),
 	)
 	return root
 }
