@@ -342,6 +342,24 @@ func (a *api) experiment(r *http.Request, idStr string, perm auth.Perm) (track.E
 }
 
 // run checks perm on the run named by run_id (or run_uuid) and returns its id.
+// runRef is how MLflow requests name a run: run_id, or the older run_uuid.
+type runRef struct {
+	RunID   string `json:"run_id"`
+	RunUUID string `json:"run_uuid"`
+}
+
+func (rr *runRef) ref() *runRef { return rr }
+
+// decodeRun decodes a request body that names a run and resolves the run,
+// checking perm in its project.
+func (a *api) decodeRun(r *http.Request, req interface{ ref() *runRef }, perm auth.Perm) (int64, error) {
+	if err := decode(r, req); err != nil {
+		return 0, err
+	}
+	rr := req.ref()
+	return a.run(r, rr.RunID, rr.RunUUID, perm)
+}
+
 func (a *api) run(r *http.Request, runID, runUUID string, perm auth.Perm) (int64, error) {
 	if runID == "" {
 		runID = runUUID
@@ -544,16 +562,12 @@ var statuses = map[string]string{"RUNNING": track.Running, "FINISHED": track.Fin
 
 func (a *api) updateRun(r *http.Request) (any, error) {
 	var req struct {
-		RunID   string `json:"run_id"`
-		RunUUID string `json:"run_uuid"`
+		runRef
 		Status  string `json:"status"`
 		EndTime i64    `json:"end_time"`
 		RunName string `json:"run_name"`
 	}
-	if err := decode(r, &req); err != nil {
-		return nil, err
-	}
-	id, err := a.run(r, req.RunID, req.RunUUID, auth.PermRunWrite)
+	id, err := a.decodeRun(r, &req, auth.PermRunWrite)
 	if err != nil {
 		return nil, err
 	}
@@ -688,14 +702,10 @@ func paramErr(err error) error {
 
 func (a *api) logMetric(r *http.Request) (any, error) {
 	var req struct {
-		RunID   string `json:"run_id"`
-		RunUUID string `json:"run_uuid"`
+		runRef
 		metricReq
 	}
-	if err := decode(r, &req); err != nil {
-		return nil, err
-	}
-	id, err := a.run(r, req.RunID, req.RunUUID, auth.PermRunWrite)
+	id, err := a.decodeRun(r, &req, auth.PermRunWrite)
 	if err != nil {
 		return nil, err
 	}
@@ -704,15 +714,11 @@ func (a *api) logMetric(r *http.Request) (any, error) {
 
 func (a *api) logParam(r *http.Request) (any, error) {
 	var req struct {
-		RunID   string `json:"run_id"`
-		RunUUID string `json:"run_uuid"`
-		Key     string `json:"key"`
-		Value   string `json:"value"`
+		runRef
+		Key   string `json:"key"`
+		Value string `json:"value"`
 	}
-	if err := decode(r, &req); err != nil {
-		return nil, err
-	}
-	id, err := a.run(r, req.RunID, req.RunUUID, auth.PermRunWrite)
+	id, err := a.decodeRun(r, &req, auth.PermRunWrite)
 	if err != nil {
 		return nil, err
 	}
@@ -721,15 +727,11 @@ func (a *api) logParam(r *http.Request) (any, error) {
 
 func (a *api) setTag(r *http.Request) (any, error) {
 	var req struct {
-		RunID   string `json:"run_id"`
-		RunUUID string `json:"run_uuid"`
-		Key     string `json:"key"`
-		Value   string `json:"value"`
+		runRef
+		Key   string `json:"key"`
+		Value string `json:"value"`
 	}
-	if err := decode(r, &req); err != nil {
-		return nil, err
-	}
-	id, err := a.run(r, req.RunID, req.RunUUID, auth.PermRunWrite)
+	id, err := a.decodeRun(r, &req, auth.PermRunWrite)
 	if err != nil {
 		return nil, err
 	}
