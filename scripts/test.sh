@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every hygie test with the real services they need: PostgreSQL and
-# MinIO (started on loopback, installed when missing) and Debian's Chromium.
+# Runs every hygie test with the real services they need: PostgreSQL, MinIO
+# and a single-node Slurm cluster (started on loopback, installed when
+# missing) and Debian's Chromium.
 # In CI (CI=true) a test whose service is missing fails instead of skipping.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +24,10 @@ export HYGIE_TEST_POSTGRES
 HYGIE_MINIO_BIN="$(scripts/minio.sh | tail -n 1)"
 export HYGIE_MINIO_BIN
 export HYGIE_CHROMIUM="$(command -v chromium)"
+# A single-node Slurm cluster on loopback for the Slurm executor's tests.
+test "$(scripts/slurm.sh | tail -n 1)" = ok
+export HYGIE_TEST_SLURM=1
 
-echo "test.sh: PostgreSQL at ${HYGIE_TEST_POSTGRES%%\?*}, MinIO binary ${HYGIE_MINIO_BIN}, Chromium ${HYGIE_CHROMIUM}" >&2
+echo "test.sh: PostgreSQL at ${HYGIE_TEST_POSTGRES%%\?*}, MinIO binary ${HYGIE_MINIO_BIN}, Chromium ${HYGIE_CHROMIUM}, Slurm cluster $(sinfo -h -o '%P %t %D' | head -n 1)" >&2
 make vet
 go test -count=1 -timeout 20m "$@" ./...

@@ -33,6 +33,7 @@ import (
 	"github.com/hygie-health/hygie/internal/registry"
 	"github.com/hygie-health/hygie/internal/serve"
 	"github.com/hygie-health/hygie/internal/track"
+	"github.com/hygie-health/hygie/internal/train"
 	"github.com/hygie-health/hygie/internal/web"
 )
 
@@ -52,6 +53,9 @@ type App struct {
 	DP *dp.Service
 	// Jobs runs commands as tracked jobs (local executor).
 	Jobs *jobs.Service
+	// Executable is the hygie binary that jobs running built-in commands
+	// (training) execute; os.Executable() by default.
+	Executable string
 }
 
 // NewLogger returns the logger for a configuration: text or JSON on w.
@@ -92,6 +96,9 @@ func Open(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 		return nil, err
 	}
 	a := &App{Config: cfg, Log: log, DB: d}
+	if a.Executable, err = os.Executable(); err != nil {
+		a.Executable = "hygie"
+	}
 	ok := false
 	defer func() {
 		if !ok {
@@ -140,7 +147,16 @@ func Open(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 	a.Registry = registry.NewService(d, a.Runs, al)
 	a.Serve = serve.NewService(d, a.Registry, a.Blobs, al)
 	a.DP = dp.NewService(a.DB, a.Datasets, a.Audit)
-	a.Jobs = jobs.NewService(d, a.Runs, a.Auth, al, jobs.NewLocal(0), cfg.BaseURL(), filepath.Join(cfg.DataDir, "jobs"))
+	var executor jobs.Executor = jobs.NewLocal(0)
+	if cfg.JobsExecutor == "slurm" {
+		// slurmd reads the job scripts and writes their output in the spool
+		// directory: it must be on a filesystem the compute nodes share.
+		executor = jobs.NewSlurm(jobs.SlurmOptions{Partition: cfg.SlurmPartition, SpoolDir: filepath.Join(cfg.DataDir, "slurm")})
+	}
+	a.Jobs = jobs.NewService(d, a.Runs, a.Auth, al, executor, cfg.BaseURL(), filepath.Join(cfg.DataDir, "jobs"))
+	a.Services.Train = func(ctx context.Context, spec train.Spec, experiment string) (jobs.Job, train.Spec, error) {
+		return train.Submit(ctx, a.Datasets, a.Jobs, a.Executable, spec, jobs.Request{Experiment: experiment})
+	}
 
 	if created, err := a.Auth.Bootstrap(ctx, cfg.BootstrapToken); err != nil {
 		return nil, fmt.Errorf("bootstrap admin: %w", err)
@@ -153,9 +169,11 @@ func Open(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 		Readiness: []httpapi.Check{{Name: "database", Fn: d.Ping}, {Name: "blobs", Fn: a.Blobs.Ping}},
 	})
 	a.Server.AddAPI(a.Services)
+	a.Server.AddJobsAPI(a.Jobs, a.Runs)
 	a.Server.AddPrivacyAPI(a.Datasets, a.DP)
 	a.Server.Add(mlflowapi.Routes(a.Runs)...)
 	ui, err := web.New(web.Deps{Auth: a.Auth, Projects: a.Projects, Audit: al, Datasets: a.Datasets, Runs: a.Runs, Registry: a.Registry,
+		Jobs:    a.Jobs,
 		Monitor: a.Monitor, DP: a.DP, Vault: a.Pseudo.Vault(), SessionTTL: cfg.SessionTTL, SecureCookies: strings.HasPrefix(cfg.BaseURL(), "https://"), Logger: log})
 	if err != nil {
 		return nil, err

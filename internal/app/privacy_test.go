@@ -66,7 +66,7 @@ func TestPrivacyRoutes(t *testing.T) {
 			SamplingFraction float64  `json:"sampling_fraction"`
 		} `json:"risk"`
 	}
-	if code != 200 || json.Unmarshal([]byte(body), &rr) != nil || rr.Risk.Rows != 400 || rr.Risk.K < 1 || rr.Risk.SamplingFraction != 0.5 || len(rr.Risk.QuasiIdentifiers) != 2 {
+	if code != 200 || json.Unmarshal([]byte(body), &rr) != nil || rr.Risk.Rows != demoPatients || rr.Risk.K < 1 || rr.Risk.SamplingFraction != 0.5 || len(rr.Risk.QuasiIdentifiers) != 2 {
 		t.Fatalf("risk: %d %s", code, body)
 	}
 	for who, want := range map[string]int{"vic": 403, "marc": 403, "sophie": 200} {
@@ -104,7 +104,7 @@ func TestPrivacyRoutes(t *testing.T) {
 	if code, _, _ := do("marc", "POST", base+"cohort/versions/1/anonymize", js, cfg); code != 403 {
 		t.Errorf("scientist anonymizing the identifying version: %d", code)
 	}
-	if code, _, _ := do("marc", "POST", base+"cohort_pseudo/versions/1/anonymize", js, `{"k": 1000}`); code != 400 {
+	if code, _, _ := do("marc", "POST", base+"cohort_pseudo/versions/1/anonymize", js, `{"k": 100000}`); code != 400 {
 		t.Errorf("infeasible k: %d", code)
 	}
 
@@ -134,7 +134,7 @@ func TestPrivacyRoutes(t *testing.T) {
 	}
 
 	// Web pages: never an identifying value.
-	patients := cohort.Generate(400, 7)
+	patients := cohort.Generate(demoPatients, 7)
 	clean := func(what, html string) {
 		t.Helper()
 		for _, p := range patients[:100] {

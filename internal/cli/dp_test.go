@@ -8,7 +8,7 @@ import (
 
 func TestDPCommands(t *testing.T) {
 	env := map[string]string{"HYGIE_DATA": t.TempDir(), "HYGIE_LOG_LEVEL": "error", "HYGIE_ADDR": "127.0.0.1:0"}
-	if code, _, errOut := run(t, env, "", "demo", "--patients", "100"); code != 0 {
+	if code, _, errOut := run(t, env, "", "demo", "--patients", "1000"); code != 0 {
 		t.Fatalf("demo: %d %s", code, errOut)
 	}
 	q := func(extra ...string) []string {
@@ -82,8 +82,8 @@ func TestDPCommands(t *testing.T) {
 	for _, c := range rel.Result.Cells {
 		total += c.Value
 	}
-	if total < 70 || total > 130 {
-		t.Errorf("100 patients counted as %v", total)
+	if total < 900 || total > 1100 {
+		t.Errorf("1000 patients counted as %v", total)
 	}
 	// Every release is in the audit log, without data values.
 	out = runOK(t, env, "audit", "list", "--action", "dp.*", "-o", "json")

@@ -1,6 +1,6 @@
 package cli
 
-// hygie job: run any command as a tracked job (local executor).
+// hygie job: run any command as a tracked job (local or Slurm executor).
 
 import (
 	"context"
@@ -54,16 +54,24 @@ func (e *env) jobCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "job",
 		Short: "Jobs: run any command as a tracked run",
-		Long: `A job runs a command on this machine (local executor) as a tracked run:
-its stdout and stderr are saved as the run's artifacts logs/stdout.txt and
+		Long: `A job runs a command as a tracked run, on this machine (local executor) or
+on a Slurm cluster (HYGIE_JOBS_EXECUTOR=slurm): its stdout and stderr are
+saved as the run's artifacts logs/stdout.txt and
 logs/stderr.txt, and the command finds MLFLOW_TRACKING_URI,
 MLFLOW_TRACKING_TOKEN (a token for the --as user, revoked when the job ends),
 MLFLOW_EXPERIMENT_ID, MLFLOW_RUN_ID and HYGIE_JOB_ID in its environment, so
 MLflow clients log to the run. The job's exit code decides its state.
 
-Each job runs in its own process group; --time kills the group (SIGTERM,
-then SIGKILL). 'hygie job cancel' signals the group of a job run by another
-hygie process on the same machine. A Slurm executor is planned.`,
+Local executor: each job runs in its own process group; --time kills the
+group (SIGTERM, then SIGKILL). 'hygie job cancel' signals the group of a job
+run by another hygie process on the same machine.
+
+Slurm executor: hygie submits a batch script with sbatch asking for
+--cpus, --mem, --gpus, --time (rounded up to minutes) and --partition
+(default HYGIE_SLURM_PARTITION), follows it with squeue and copies its
+output into the run as it comes. The spool directory <data>/slurm must be on
+a filesystem shared with the compute nodes. 'hygie job cancel' runs scancel
+on the job's Slurm id (shown by 'hygie job show'), from any host.`,
 	}
 	cmd.AddCommand(e.jobSubmitCmd(), e.jobListCmd(), e.jobShowCmd(), e.jobCancelCmd())
 	return cmd
@@ -72,6 +80,7 @@ hygie process on the same machine. A Slurm executor is planned.`,
 func (e *env) jobSubmitCmd() *cobra.Command {
 	var (
 		project, experiment, mem string
+		partition                string
 		cpus, gpus               int
 		limit                    time.Duration
 	)
@@ -111,7 +120,7 @@ is printed). Interrupting hygie cancels the job.`,
 			stdout, stderr := &lockedWriter{mu: &mu, w: e.stdout}, &lockedWriter{mu: &mu, w: e.stderr}
 			return e.withProject(cmd, project, auth.PermRunWrite, func(a *app.App, ctx context.Context) error {
 				j, err := a.Jobs.Submit(ctx, jobs.Request{Project: project, Experiment: experiment, Command: args, Resources: res,
-					Stdout: stdout, Stderr: stderr})
+					Partition: partition, Stdout: stdout, Stderr: stderr})
 				if err != nil {
 					return err
 				}
@@ -138,7 +147,8 @@ is printed). Interrupting hygie cancels the job.`,
 	f.IntVar(&cpus, "cpus", 0, "CPUs requested (recorded; enforced by cluster executors)")
 	f.StringVar(&mem, "mem", "", "memory requested, e.g. 4G (recorded; enforced by cluster executors)")
 	f.IntVar(&gpus, "gpus", 0, "GPUs requested (recorded; enforced by cluster executors)")
-	f.DurationVar(&limit, "time", 0, "time limit, e.g. 2h: the job is killed when it runs longer")
+	f.DurationVar(&limit, "time", 0, "time limit, e.g. 2h: the job is killed when it runs longer (Slurm: rounded up to minutes)")
+	f.StringVar(&partition, "partition", "", "Slurm partition (default: HYGIE_SLURM_PARTITION, else the cluster's default; ignored by the local executor)")
 	return cmd
 }
 
@@ -245,6 +255,9 @@ func (e *env) printJob(j jobs.Job) error {
 		if j.StartedAt != nil {
 			fmt.Fprintf(w, "  started:  %s (host %s, pid %d)\n", j.StartedAt.Format(time.RFC3339), j.Host, j.PID)
 		}
+		if j.ExternalID != "" {
+			fmt.Fprintf(w, "  external: %s (%s job id)\n", j.ExternalID, j.Executor)
+		}
 		if j.EndedAt != nil {
 			fmt.Fprintf(w, "  ended:    %s\n", j.EndedAt.Format(time.RFC3339))
 		}
@@ -277,10 +290,11 @@ func (e *env) jobCancelCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "cancel ID",
 		Short: "Cancel a job",
-		Long: `Cancel a queued or running job. A job run by another hygie process on this
-machine has its process group sent SIGTERM, then SIGKILL after --grace; the
-process that runs it records the end. Jobs on other machines must be
-cancelled there.`,
+		Long: `Cancel a queued or running job. A Slurm job run by another hygie process is
+cancelled with scancel (from any host with the Slurm client tools); a local
+job run by another hygie process on this machine has its process group sent
+SIGTERM, then SIGKILL after --grace. The process that runs the job records
+the end. Local jobs on other machines must be cancelled there.`,
 		Example: "  hygie job cancel 12 --as marc",
 		Args:    exactArgs(1, "ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {

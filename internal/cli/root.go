@@ -125,7 +125,7 @@ from HYGIE_*_FILE) and an optional YAML file (--config); see 'hygie config'.`,
 		e.riskCmd(),
 		e.dpCmd(),
 		e.vaultCmd(),
-		e.trainCmd(), e.predictCmd(),
+		e.trainCmd(), e.predictCmd(), e.trainJobCmd(),
 		e.jobCmd(),
 	)
 	return root

@@ -48,6 +48,12 @@ type Config struct {
 	// per-project and per-version keys. Empty: <data>/secrets/master.key,
 	// generated on first use.
 	MasterKeyFile string `yaml:"master_key_file" env:"HYGIE_MASTER_KEY_FILE" flag:"master-key-file" help:"file holding the master key (default <data>/secrets/master.key, generated)"`
+
+	// JobsExecutor runs jobs: local (this machine) or slurm (sbatch; the
+	// spool directory <data>/slurm must be on a filesystem shared with the
+	// compute nodes).
+	JobsExecutor   string `yaml:"jobs_executor" env:"HYGIE_JOBS_EXECUTOR" flag:"jobs-executor" help:"job executor: local or slurm"`
+	SlurmPartition string `yaml:"slurm_partition" env:"HYGIE_SLURM_PARTITION" flag:"slurm-partition" help:"Slurm partition for jobs (default: the cluster's default)"`
 }
 
 // Default returns the configuration used when nothing is set.
@@ -61,6 +67,7 @@ func Default() Config {
 		LogFormat:       "text",
 		LogLevel:        "info",
 		S3Region:        "us-east-1",
+		JobsExecutor:    "local",
 	}
 }
 
@@ -178,6 +185,11 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		return fmt.Errorf("setting log_level (HYGIE_LOG_LEVEL): want debug, info, warn or error, got %q", c.LogLevel)
+	}
+	switch c.JobsExecutor {
+	case "local", "slurm":
+	default:
+		return fmt.Errorf("setting jobs_executor (HYGIE_JOBS_EXECUTOR): want local or slurm, got %q", c.JobsExecutor)
 	}
 	return nil
 }

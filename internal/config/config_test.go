@@ -63,6 +63,7 @@ func TestValidateNamesTheSetting(t *testing.T) {
 		{"bad log format", func(c *Config) { c.LogFormat = "xml" }, "setting log_format"},
 		{"bad level", func(c *Config) { c.LogLevel = "loud" }, "setting log_level"},
 		{"zero body", func(c *Config) { c.MaxRequestBytes = 0 }, "setting max_request_bytes"},
+		{"bad jobs executor", func(c *Config) { c.JobsExecutor = "k8s" }, "setting jobs_executor"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

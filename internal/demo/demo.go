@@ -11,8 +11,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +25,8 @@ import (
 	"github.com/hygie-health/hygie/internal/dataset"
 	"github.com/hygie-health/hygie/internal/demo/cohort"
 	"github.com/hygie-health/hygie/internal/errs"
+	"github.com/hygie-health/hygie/internal/jobs"
+	"github.com/hygie-health/hygie/internal/model"
 	"github.com/hygie-health/hygie/internal/privacy/anon"
 	"github.com/hygie-health/hygie/internal/privacy/pseudo"
 	"github.com/hygie-health/hygie/internal/privacy/risk"
@@ -30,14 +34,18 @@ import (
 	"github.com/hygie-health/hygie/internal/recipe"
 	"github.com/hygie-health/hygie/internal/registry"
 	"github.com/hygie-health/hygie/internal/serve"
+	"github.com/hygie-health/hygie/internal/track"
 	"github.com/hygie-health/hygie/internal/train"
 )
 
 // Project and model names the demo uses.
 const (
 	Project = "demo-bmi"
-	Model   = "demo-bmi-linear"
+	Model   = "demo-readmission"
 )
+
+// MinPatients is the smallest cohort the demo runs on.
+const MinPatients = 500
 
 // Options tunes the demo.
 type Options struct {
@@ -78,6 +86,9 @@ func Run(ctx context.Context, a *app.App, out io.Writer, o Options) (Result, fun
 	if o.Patients <= 0 {
 		o.Patients = 2000
 	}
+	if o.Patients < MinPatients {
+		return Result{}, nil, errs.Invalidf("the demo needs at least %d patients: fewer leave the risk model's test interval too wide to pass its gate", MinPatients)
+	}
 	var res Result
 	step := func(n int, title string) { fmt.Fprintf(out, "\n[%d/7] %s\n", n, title) }
 
@@ -100,7 +111,8 @@ func Run(ctx context.Context, a *app.App, out io.Writer, o Options) (Result, fun
 	roles := map[string]dataset.Role{
 		"patient_id": dataset.RolePatientID, "nom": dataset.RoleDirectIdentifier, "prenom": dataset.RoleDirectIdentifier,
 		"nir": dataset.RoleDirectIdentifier, "sexe": dataset.RoleQuasiIdentifier, "date_naissance": dataset.RoleQuasiIdentifier,
-		"taille_cm": dataset.RoleFeature, "poids_kg": dataset.RoleFeature, "imc": dataset.RoleTarget,
+		"taille_cm": dataset.RoleFeature, "poids_kg": dataset.RoleFeature, "imc": dataset.RoleFeature,
+		"hba1c": dataset.RoleFeature, "readmission_30j": dataset.RoleTarget,
 	}
 	imp, err := a.Datasets.Import(as("sophie"), dataset.Stream("cohort.csv", dataset.FormatCSV, &csv), dataset.ImportOptions{
 		Project: Project, Dataset: "cohort", Level: dataset.Identifying, Roles: roles,
@@ -142,45 +154,44 @@ func Run(ctx context.Context, a *app.App, out io.Writer, o Options) (Result, fun
 	res.Dataset = feat.Ref()
 	fmt.Fprintf(out, "  %s (parent %s), columns %s%s\n", feat.Ref(), feat.Parent, strings.Join(colNames(feat.Columns), ", "), reused(created))
 
+	// The API serves from here on: the training job reads the dataset and
+	// records its run through it, as it would from a cluster node.
+	stop := serveInBackground(ctx, a, o.Listener)
+	res.BaseURL = "http://" + o.Listener.Addr().String()
+
 	// 4. Train.
-	step(4, "Train a linear regression of BMI on height and weight, evaluate on a held-out split")
-	tr, err := train.Linear(as("marc"), a.Datasets, a.Runs, feat, train.Spec{Experiment: "bmi", RunName: "linear-imc",
-		Features: []string{"taille_m", "poids_kg"}, Target: "imc", TestFraction: 0.25, Seed: o.Seed})
+	step(4, "Train a 30-day readmission risk model as a job: gradient-boosted trees, 5-fold cross-validation grouped by patient, bootstrap intervals on a locked test split")
+	run, err := trainJob(as("marc"), a, out, feat, res.BaseURL, o.Seed)
 	if err != nil {
-		return res, nil, err
+		return res, stop, err
 	}
-	res.RunID, res.TestMetrics = tr.Run.ID, tr.Test
-	fmt.Fprintf(out, "  run %d: %s rows train / %s test; test MSE %.4f [95%% bootstrap CI %.4f–%.4f], RMSE %.4f, R² %.4f\n", tr.Run.ID, tr.Run.Params["train_rows"], tr.Run.Params["test_rows"],
-		tr.Test["test_mse"], tr.Test["test_mse_ci_low"], tr.Test["test_mse_ci_high"], tr.Test["test_rmse"], tr.Test["test_r2"])
+	res.RunID, res.TestMetrics = run.ID, run.Metrics
 
 	// 5. Register and promote.
 	step(5, "Register the model and promote it dev → test → integration → production through the gate")
 	// The gate checks the pessimistic end of the interval, not the point estimate.
-	gate := registry.Rule{Metric: "test_mse_ci_high", Op: "<=", Threshold: 2.0}
+	gate := registry.Rule{Metric: "test_roc_auc_ci_low", Op: ">=", Threshold: 0.6}
 	if err := a.Registry.SetGate(as("admin"), Project, gate); err != nil {
-		return res, nil, err
+		return res, stop, err
 	}
-	mv, err := a.Registry.Register(as("marc"), Project, Model, tr.Run.ID, train.ModelArtifact, serve.FlavorLinear, registry.Signature{
-		Inputs:  []registry.Tensor{{Name: "taille_m", Datatype: "FP64"}, {Name: "poids_kg", Datatype: "FP64"}},
-		Outputs: []registry.Tensor{{Name: "imc", Datatype: "FP64"}},
-	})
+	// The signature (inputs, types) comes from the model artifact.
+	mv, err := a.Registry.Register(as("marc"), Project, Model, run.ID, train.ModelArtifact, model.Format, registry.Signature{})
 	if err != nil {
-		return res, nil, err
+		return res, stop, err
 	}
+	sig := mv.Signature
 	res.ModelVersion = mv.Version
-	fmt.Fprintf(out, "  %s version %d registered from run %d; gate: %s\n", Model, mv.Version, tr.Run.ID, gate)
+	fmt.Fprintf(out, "  %s version %d registered from run %d; gate: %s\n", Model, mv.Version, run.ID, gate)
 	for _, env := range []string{"dev", "test", "integration", "production"} {
 		p, err := a.Registry.Promote(as("marc"), Model, mv.Version, env)
 		if err != nil {
-			return res, nil, err
+			return res, stop, err
 		}
 		fmt.Fprintf(out, "  %-11s → %-11s %s\n", p.From, p.To, strings.Join(p.Checks, "; "))
 	}
 
 	// 6. Serve.
 	step(6, "Serve over the Open Inference Protocol and log predictions")
-	stop := serveInBackground(ctx, a, o.Listener)
-	res.BaseURL = "http://" + o.Listener.Addr().String()
 	clin, err := token(ctx, a, "claire")
 	if err != nil {
 		return res, stop, err
@@ -190,15 +201,7 @@ func Run(ctx context.Context, a *app.App, out io.Writer, o Options) (Result, fun
 		return res, stop, err
 	}
 	sample := patients[:3]
-	var h, w []float64
-	for _, p := range sample {
-		h = append(h, p.HeightCM/100)
-		w = append(w, p.WeightKG)
-	}
-	body := map[string]any{"id": "demo-1", "inputs": []map[string]any{
-		{"name": "taille_m", "shape": []int{len(h)}, "datatype": "FP64", "data": h},
-		{"name": "poids_kg", "shape": []int{len(w)}, "datatype": "FP64", "data": w},
-	}}
+	body := map[string]any{"id": "demo-1", "inputs": inferInputs(sig, sample)}
 	var resp serve.Response
 	if err := call(ctx, res.BaseURL+"/v2/models/"+Model+"/infer", clin, body, &resp); err != nil {
 		return res, stop, fmt.Errorf("inference request: %w", err)
@@ -209,8 +212,9 @@ func Run(ctx context.Context, a *app.App, out io.Writer, o Options) (Result, fun
 	}
 	res.PredictionID, _ = ids[0].(string)
 	res.Prediction = resp.Outputs[0].Data[0]
-	for i := range sample {
-		fmt.Fprintf(out, "  taille %.2f m, poids %.1f kg → IMC predicted %.2f (recorded %.2f)\n", h[i], w[i], resp.Outputs[0].Data[i], sample[i].BMI)
+	for i, p := range sample {
+		fmt.Fprintf(out, "  %s, born %d, BMI %.1f, HbA1c %.1f %% → risk of readmission %.1f %% (readmitted: %s)\n", p.Sex, p.BirthDate.Year(), p.BMI, p.HbA1c,
+			100*resp.Outputs[0].Data[i], map[bool]string{true: "yes", false: "no"}[p.Readmitted])
 	}
 	fmt.Fprintf(out, "  %d predictions logged by %s version %s\n", len(ids), resp.ModelName, resp.ModelVersion)
 
@@ -228,9 +232,10 @@ func Run(ctx context.Context, a *app.App, out io.Writer, o Options) (Result, fun
 		return res, stop, err
 	}
 	fmt.Fprintf(out, "\naudit chain: %d events, verified %v\n", rep.Events, rep.OK)
+	example, _ := json.Marshal(map[string]any{"inputs": inferInputs(sig, patients[:1])})
 	res.Curl = fmt.Sprintf(`curl -s -H "Authorization: Bearer %s" -H "Content-Type: application/json" \
-  -d '{"inputs":[{"name":"taille_m","shape":[1],"datatype":"FP64","data":[1.72]},{"name":"poids_kg","shape":[1],"datatype":"FP64","data":[68.5]}]}' \
-  %s/v2/models/%s/infer`, clin, res.BaseURL, Model)
+  -d '%s' \
+  %s/v2/models/%s/infer`, clin, example, res.BaseURL, Model)
 	return res, stop, nil
 }
 
@@ -415,4 +420,76 @@ func vaultAndText(scientist, officer context.Context, a *app.App, out io.Writer,
 	tr := pseudo.DeidentifyText(eng, note, pseudo.TextOptions{Mode: "mask"})
 	fmt.Fprintf(out, "  free text de-identified (%d entities): %s\n", len(tr.Entities), tr.Text)
 	return nil
+}
+
+// trainJob trains the demo's risk model through the job system and prints
+// the cross-validation and test figures.
+func trainJob(ctx context.Context, a *app.App, out io.Writer, v dataset.Version, baseURL string, seed int64) (track.Run, error) {
+	spec := train.Spec{Project: Project, Dataset: v.Ref(), Target: "readmission_30j", Positive: "true", Learner: model.GBDT,
+		Params: map[string]string{"trees": "100", "leaves": "8", "learning_rate": "0.05", "min_samples_leaf": "10"},
+		CV:     5, Seed: seed, SplitSeed: seed, TestFraction: 0.25, Threshold: 0.2, Prevalence: 0.10, Subgroups: []string{"sexe"}}
+	j, spec, err := train.Submit(ctx, a.Datasets, a.Jobs, a.Executable, spec, jobs.Request{Experiment: "readmission", TrackingURI: baseURL})
+	if err != nil {
+		return track.Run{}, err
+	}
+	fmt.Fprintf(out, "  job %d (%s executor) → run %d: features %s; folds and split grouped by %s\n", j.ID, j.Executor, *j.RunID, strings.Join(spec.Features, ", "), spec.Group)
+	if j, err = a.Jobs.Wait(ctx, j.ID); err != nil {
+		return track.Run{}, err
+	}
+	if j.State != jobs.Succeeded {
+		msg := j.Message
+		if rc, err := a.Runs.OpenArtifact(ctx, *j.RunID, "logs/stderr.txt"); err == nil {
+			b, _ := io.ReadAll(io.LimitReader(rc, 4096))
+			rc.Close()
+			msg = strings.TrimSpace(msg + "\n" + string(b))
+		}
+		return track.Run{}, fmt.Errorf("training job %d %s: %s", j.ID, j.State, msg)
+	}
+	run, err := a.Runs.Get(ctx, *j.RunID)
+	if err != nil {
+		return run, err
+	}
+	m := run.Metrics
+	fmt.Fprintf(out, "  %s training rows, %s test rows; cross-validation ROC AUC %.3f ± %.3f over 5 folds\n", run.Params["train_rows"], run.Params["test_rows"], m["cv_roc_auc_mean"], m["cv_roc_auc_sd"])
+	for _, k := range []string{"roc_auc", "sensitivity", "specificity", "ppv_at_prevalence", "brier"} {
+		fmt.Fprintf(out, "  test %-18s %.3f [95%% BCa bootstrap CI %.3f–%.3f]\n", k, m["test_"+k], m["test_"+k+"_ci_low"], m["test_"+k+"_ci_high"])
+	}
+	return run, nil
+}
+
+// inferInputs builds OIP input tensors for patients from the signature.
+func inferInputs(sig registry.Signature, ps []cohort.Patient) []map[string]any {
+	value := func(p cohort.Patient, name string) float64 {
+		switch name {
+		case "date_naissance", "date_naissance_annee":
+			return float64(p.BirthDate.Year())
+		case "taille_m":
+			return p.HeightCM / 100
+		case "taille_cm":
+			return p.HeightCM
+		case "poids_kg":
+			return p.WeightKG
+		case "imc":
+			return p.BMI
+		case "hba1c":
+			return p.HbA1c
+		}
+		return math.NaN()
+	}
+	var out []map[string]any
+	for _, in := range sig.Inputs {
+		var data []any
+		for _, p := range ps {
+			switch {
+			case in.Name == "sexe":
+				data = append(data, p.Sex)
+			case in.Datatype == "BYTES":
+				data = append(data, strconv.FormatFloat(value(p, in.Name), 'f', -1, 64))
+			default:
+				data = append(data, value(p, in.Name))
+			}
+		}
+		out = append(out, map[string]any{"name": in.Name, "shape": []int{len(ps)}, "datatype": in.Datatype, "data": data})
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +14,8 @@ import (
 	"github.com/hygie-health/hygie/internal/dataset"
 	"github.com/hygie-health/hygie/internal/dataset/profile"
 	"github.com/hygie-health/hygie/internal/errs"
+	"github.com/hygie-health/hygie/internal/jobs"
+	hmodel "github.com/hygie-health/hygie/internal/model"
 	"github.com/hygie-health/hygie/internal/monitor"
 	"github.com/hygie-health/hygie/internal/privacy/pseudo"
 	"github.com/hygie-health/hygie/internal/project"
@@ -34,6 +37,8 @@ type Services struct {
 	Registry *registry.Service
 	Serve    *serve.Service
 	Monitor  *monitor.Service
+	// Train submits a built-in training job (see train.Submit).
+	Train func(ctx context.Context, spec train.Spec, experiment string) (jobs.Job, train.Spec, error)
 }
 
 // AddAPI registers the REST API (/api/v1) and the Open Inference Protocol (/v2).
@@ -75,7 +80,7 @@ func (s *Server) AddAPI(svc Services) {
 		Route{Method: "POST", Pattern: "/api/v1/projects/{project}/datasets/{dataset}/versions/{version}/transform", Summary: "Apply a YAML recipe (body) to derive a new version (query: output)", Tag: data, Scope: Project, Perm: auth.PermDatasetWrite, Handler: a.transform},
 
 		Route{Method: "GET", Pattern: "/api/v1/projects/{project}/runs", Summary: "Runs", Tag: model, Scope: Project, Perm: auth.PermRunRead, Handler: a.listRuns},
-		Route{Method: "POST", Pattern: "/api/v1/projects/{project}/runs", Summary: "Train a built-in linear regression on a dataset version", Tag: model, Scope: Project, Perm: auth.PermRunWrite, Handler: a.trainRun},
+		Route{Method: "POST", Pattern: "/api/v1/projects/{project}/runs", Summary: "Train a built-in learner on a dataset version as a job (body: dataset NAME@VERSION, target, learner, params, cv, group…); 202 with the job", Tag: model, Scope: Project, Perm: auth.PermRunWrite, Handler: a.trainRun},
 		Route{Method: "GET", Pattern: "/api/v1/projects/{project}/runs/{run}", Summary: "A run with params, metrics and artifacts", Tag: model, Scope: Project, Perm: auth.PermRunRead, Handler: a.getRun},
 		Route{Method: "GET", Pattern: "/api/v1/projects/{project}/models", Summary: "Model versions and their environments", Tag: model, Scope: Project, Perm: auth.PermModelRead, Handler: a.listModels},
 		Route{Method: "POST", Pattern: "/api/v1/projects/{project}/models", Summary: "Register a run's model as a new model version", Tag: model, Scope: Project, Perm: auth.PermModelWrite, Handler: a.registerModel},
@@ -503,24 +508,25 @@ func (a *api) getRun(w http.ResponseWriter, r *http.Request) error {
 	return WriteJSON(w, http.StatusOK, run)
 }
 
+// trainRun submits a built-in training job; the run appears when the job
+// starts, and the response names the job to follow.
 func (a *api) trainRun(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
-		Dataset string `json:"dataset"`
-		Version int    `json:"version"`
+		Experiment string `json:"experiment"`
 		train.Spec
 	}
 	if err := DecodeJSON(r, &in); err != nil {
 		return err
 	}
-	v, err := a.Datasets.Get(r.Context(), r.PathValue("project"), in.Dataset, in.Version)
+	if a.Train == nil {
+		return errs.Conflictf("this server does not run training jobs")
+	}
+	in.Spec.Project = r.PathValue("project")
+	j, spec, err := a.Train(r.Context(), in.Spec, in.Experiment)
 	if err != nil {
 		return err
 	}
-	res, err := train.Linear(r.Context(), a.Datasets, a.Runs, v, in.Spec)
-	if err != nil {
-		return err
-	}
-	return WriteJSON(w, http.StatusCreated, res)
+	return WriteJSON(w, http.StatusAccepted, map[string]any{"job": j, "spec": spec})
 }
 
 func (a *api) listModels(w http.ResponseWriter, r *http.Request) error {
@@ -546,7 +552,7 @@ func (a *api) registerModel(w http.ResponseWriter, r *http.Request) error {
 		in.Artifact = train.ModelArtifact
 	}
 	if in.Flavor == "" {
-		in.Flavor = serve.FlavorLinear
+		in.Flavor = hmodel.Format // the signature then comes from the model
 	}
 	v, err := a.Registry.Register(r.Context(), r.PathValue("project"), in.Model, in.RunID, in.Artifact, in.Flavor, in.Signature)
 	if err != nil {

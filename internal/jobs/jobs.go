@@ -3,18 +3,21 @@
 // command's stdout and stderr, and a short-lived API token handed to the
 // command through the MLflow environment variables, revoked when it ends.
 //
-// Jobs are run by an Executor. Only the local executor exists: it runs the
-// command on this machine in its own process group, a bounded number at a
-// time, enforcing the time limit by killing the group. A Slurm executor
-// (sbatch/squeue/scancel behind the same interface) is future work; the
-// cpus, memory and gpus requests are recorded now for it and not enforced by
-// the local executor.
+// Jobs are run by an Executor. The local executor (Local) runs the command on
+// this machine in its own process group, a bounded number at a time,
+// enforcing the time limit by killing the group; it records but does not
+// enforce the cpus, memory and gpus requests. The Slurm executor (Slurm)
+// submits a batch script with sbatch, which asks Slurm for those resources
+// and the time limit (rounded up to whole minutes), follows the job with
+// squeue and scontrol, and copies its output files into the run; the job
+// row records the Slurm job id (external_id).
 //
-// Cancelling a job owned by another process (another `hygie job submit`)
-// works on the same machine only: the job row records the host and the
-// pid (= process group id); Cancel marks the row cancel_requested and
-// signals the group; the owning process then records the job as cancelled.
-// If the owner is gone, Cancel records the end itself.
+// Cancelling a job owned by another process (another `hygie job submit`):
+// Cancel marks the row cancel_requested, then for a Slurm job runs scancel
+// on its Slurm id (from any host with the Slurm client tools); for a local
+// job, on the same machine only, it signals the process group recorded in
+// the row (host and pid). The owning process then records the job as
+// cancelled; if the owner is gone, Cancel records the end itself.
 package jobs
 
 import (
@@ -60,23 +63,25 @@ type Resources struct {
 
 // Job is one command run.
 type Job struct {
-	ID        int64      `json:"id"`
-	Project   string     `json:"project"`
-	RunID     *int64     `json:"run_id,omitempty"`
-	Command   []string   `json:"command"`
-	Resources Resources  `json:"resources"`
-	Executor  string     `json:"executor"`
-	State     string     `json:"state"`
-	ExitCode  *int       `json:"exit_code,omitempty"`
-	Message   string     `json:"message,omitempty"`
-	Host      string     `json:"host,omitempty"`
-	PID       int        `json:"pid,omitempty"`
-	CreatedBy string     `json:"created_by"`
-	CreatedAt time.Time  `json:"created_at"`
-	StartedAt *time.Time `json:"started_at,omitempty"`
-	EndedAt   *time.Time `json:"ended_at,omitempty"`
-	tokenID   *int64
-	cancelReq bool
+	ID        int64     `json:"id"`
+	Project   string    `json:"project"`
+	RunID     *int64    `json:"run_id,omitempty"`
+	Command   []string  `json:"command"`
+	Resources Resources `json:"resources"`
+	Executor  string    `json:"executor"`
+	State     string    `json:"state"`
+	ExitCode  *int      `json:"exit_code,omitempty"`
+	Message   string    `json:"message,omitempty"`
+	Host      string    `json:"host,omitempty"`
+	PID       int       `json:"pid,omitempty"`
+	// ExternalID is the job's id in an external scheduler (the Slurm job id).
+	ExternalID string     `json:"external_id,omitempty"`
+	CreatedBy  string     `json:"created_by"`
+	CreatedAt  time.Time  `json:"created_at"`
+	StartedAt  *time.Time `json:"started_at,omitempty"`
+	EndedAt    *time.Time `json:"ended_at,omitempty"`
+	tokenID    *int64
+	cancelReq  bool
 }
 
 // Request describes a job to submit.
@@ -85,6 +90,14 @@ type Request struct {
 	Experiment string // "" → default
 	Command    []string
 	Resources  Resources
+	// Partition is the Slurm partition ("" → the executor's default); other
+	// executors ignore it.
+	Partition string
+	// DatasetVersionID, if set, is recorded as the run's input (lineage).
+	DatasetVersionID *int64
+	// TrackingURI, if set, replaces the service's base URL as the job's
+	// MLFLOW_TRACKING_URI (e.g. a loopback server started for the job).
+	TrackingURI string
 	// Stdout and Stderr, if set, also receive the command's output (for
 	// streaming it to a terminal); it is always captured to the run.
 	Stdout, Stderr io.Writer
@@ -181,7 +194,7 @@ func (s *Service) Submit(ctx context.Context, req Request) (Job, error) {
 		s.closeDone(j.ID, done)
 		return s.get(bg, j.ID)
 	}
-	run, err := s.runs.StartRun(ctx, req.Project, req.Experiment, fmt.Sprintf("job-%d", j.ID), nil)
+	run, err := s.runs.StartRun(ctx, req.Project, req.Experiment, fmt.Sprintf("job-%d", j.ID), req.DatasetVersionID)
 	if err != nil {
 		return fail("cannot create the job's run: "+errs.MessageOf(err), nil)
 	}
@@ -205,16 +218,24 @@ func (s *Service) Submit(ctx context.Context, req Request) (Job, error) {
 		s.auth.RevokeToken(bg, user, tok.ID)
 		return fail("cannot record the job's token: "+err.Error(), nil)
 	}
+	trackingURI := s.baseURL
+	if req.TrackingURI != "" {
+		trackingURI = req.TrackingURI
+	}
 	files, err := s.openLogs(j.ID)
 	if err != nil {
 		return fail("cannot create the job's log files: "+err.Error(), nil)
 	}
 	spec := Spec{
 		JobID: j.ID, Argv: req.Command, Timeout: r.TimeLimit,
-		Env: childEnv("MLFLOW_TRACKING_URI="+s.baseURL, "MLFLOW_TRACKING_TOKEN="+secret,
+		CPUs: r.CPUs, MemoryBytes: r.MemoryBytes, GPUs: r.GPUs, Partition: req.Partition,
+		Env: childEnv("MLFLOW_TRACKING_URI="+trackingURI, "MLFLOW_TRACKING_TOKEN="+secret,
 			"MLFLOW_EXPERIMENT_ID="+strconv.FormatInt(run.ExperimentID, 10), "MLFLOW_RUN_ID="+strconv.FormatInt(run.ID, 10),
 			"HYGIE_JOB_ID="+strconv.FormatInt(j.ID, 10)),
 		Stdout: files.stdout, Stderr: files.stderr,
+		OnSubmit: func(externalID string) {
+			s.db.Exec(bg, `UPDATE jobs SET external_id = ? WHERE id = ?`, externalID, j.ID)
+		},
 		OnStart: func(pid int) {
 			now := s.now().UTC()
 			res, err := s.db.Exec(bg, `UPDATE jobs SET state = ?, started_at = ?, host = ?, pid = ? WHERE id = ? AND state = ? AND NOT cancel_requested`,
@@ -370,7 +391,7 @@ func (s *Service) Wait(ctx context.Context, id int64) (Job, error) {
 }
 
 const jobCols = `j.id, p.name, j.run_id, j.command, j.cpus, j.memory_bytes, j.gpus, j.time_limit_ms, j.executor, j.state, j.exit_code,
-	j.message, j.host, j.pid, j.token_id, j.cancel_requested, j.created_by, j.created_at, j.started_at, j.ended_at
+	j.message, j.host, j.pid, j.external_id, j.token_id, j.cancel_requested, j.created_by, j.created_at, j.started_at, j.ended_at
 	FROM jobs j JOIN projects p ON p.id = j.project_id `
 
 func scanJob(sc db.Scanner) (Job, error) {
@@ -383,7 +404,7 @@ func scanJob(sc db.Scanner) (Job, error) {
 		st, en   sql.NullTime
 	)
 	err := sc.Scan(&j.ID, &j.Project, &run, &cmd, &j.Resources.CPUs, &j.Resources.MemoryBytes, &j.Resources.GPUs, &limit, &j.Executor,
-		&j.State, &code, &j.Message, &j.Host, &j.PID, &tok, &j.cancelReq, &j.CreatedBy, &j.CreatedAt, &st, &en)
+		&j.State, &code, &j.Message, &j.Host, &j.PID, &j.ExternalID, &tok, &j.cancelReq, &j.CreatedBy, &j.CreatedAt, &st, &en)
 	if err != nil {
 		return j, err
 	}
@@ -442,7 +463,9 @@ func (s *Service) List(ctx context.Context, project string) ([]Job, error) {
 }
 
 // Cancel stops a job. A job run by this process is cancelled through the
-// executor; a job run by another process on this machine has its process
+// executor; a Slurm job run by another process is cancelled with scancel
+// and its owner records the end; a job run by another process on this
+// machine has its process
 // group signalled (SIGTERM, then SIGKILL after grace) and its owner records
 // the end; a job whose owner is gone is recorded cancelled here.
 func (s *Service) Cancel(ctx context.Context, id int64, grace time.Duration) (Job, error) {
@@ -467,6 +490,22 @@ func (s *Service) Cancel(ctx context.Context, id int64, grace time.Duration) (Jo
 		// Unknown to the executor means it has just ended: Wait sees the end.
 		_ = s.exec.Cancel(id)
 		return s.Wait(ctx, id)
+	}
+	if j.Executor == "slurm" && j.ExternalID != "" {
+		// Slurm cancels it wherever it runs; its owner (polling Slurm)
+		// then records the end.
+		if err := SlurmCancel(ctx, j.ExternalID); err != nil {
+			return j, errs.Conflictf("job %d (Slurm job %s): %v", id, j.ExternalID, err)
+		}
+		deadline := time.Now().Add(grace + 5*time.Second)
+		for time.Now().Before(deadline) {
+			if j, err = s.get(ctx, id); err != nil || Terminal(j.State) {
+				return j, err
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		s.finalize(context.WithoutCancel(ctx), &j, Result{State: Cancelled, Message: "cancelled (owner process gone)"}, nil)
+		return s.get(ctx, id)
 	}
 	if j.Host != "" && j.Host != s.host {
 		return j, errs.Conflictf("job %d runs on host %s: cancel it there", id, j.Host)

@@ -22,6 +22,7 @@ import (
 )
 
 type fixture struct {
+	db   *db.DB
 	s    *jobs.Service
 	runs *track.Service
 	auth *auth.Service
@@ -31,6 +32,14 @@ type fixture struct {
 // setup returns a job service over d with project "proj" and a context
 // acting as scientist "sam".
 func setup(t *testing.T, d *db.DB, slots int) fixture {
+	t.Helper()
+	ex := jobs.NewLocal(slots)
+	ex.Grace = 500 * time.Millisecond
+	return setupWith(t, d, ex)
+}
+
+// setupWith is setup with the given executor.
+func setupWith(t *testing.T, d *db.DB, ex jobs.Executor) fixture {
 	t.Helper()
 	ctx := audit.WithActor(context.Background(), "test")
 	al := audit.New(d)
@@ -49,10 +58,8 @@ func setup(t *testing.T, d *db.DB, slots int) fixture {
 		t.Fatal(err)
 	}
 	runs := track.NewService(d, blob.NewMemory(), al)
-	ex := jobs.NewLocal(slots)
-	ex.Grace = 500 * time.Millisecond
 	s := jobs.NewService(d, runs, as, al, ex, "http://127.0.0.1:8080", t.TempDir())
-	return fixture{s: s, runs: runs, auth: as, ctx: auth.WithPrincipal(ctx, p)}
+	return fixture{db: d, s: s, runs: runs, auth: as, ctx: auth.WithPrincipal(ctx, p)}
 }
 
 func (f fixture) run(t *testing.T, req jobs.Request) jobs.Job {

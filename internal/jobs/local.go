@@ -22,8 +22,16 @@ type Spec struct {
 	Stdout  io.Writer
 	Stderr  io.Writer
 	Timeout time.Duration // 0: none
+	// Requests for cluster executors (the local executor ignores them).
+	CPUs        int
+	MemoryBytes int64
+	GPUs        int
+	Partition   string // "" → the executor's default
+	// OnSubmit, if set, is called once with the job's id in an external
+	// scheduler (the Slurm job id), before Submit returns.
+	OnSubmit func(externalID string)
 	// OnStart is called once the process runs, with its pid (also its
-	// process group id).
+	// process group id; 0 when it runs on another machine, as with Slurm).
 	OnStart func(pid int)
 }
 
@@ -34,9 +42,8 @@ type Result struct {
 	Message  string
 }
 
-// Executor runs job commands. The local executor runs them on this machine;
-// a Slurm executor (sbatch/squeue/scancel) is meant to implement the same
-// interface later.
+// Executor runs job commands. Local runs them on this machine; Slurm submits
+// them to a Slurm cluster (sbatch/squeue/scancel).
 type Executor interface {
 	Name() string
 	// Submit queues the job and returns at once; the job starts when the

@@ -25,7 +25,7 @@ type Prediction struct {
 	Model    string             `json:"model"`
 	Version  int                `json:"version"`
 	At       time.Time          `json:"at"`
-	Inputs   map[string]float64 `json:"inputs"`
+	Inputs   map[string]any     `json:"inputs"` // numbers, category values; never identifiers
 	Outputs  map[string]float64 `json:"outputs"`
 	Feedback []Feedback         `json:"feedback,omitempty"`
 }

@@ -90,7 +90,7 @@ func TestPrediction(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p.Project != "proj" || p.Model != "sepsis" || p.Version != 1 || p.Inputs["age"] != 54 || p.Outputs["risk"] != 0.42 || len(p.Feedback) != 0 ||
+		if p.Project != "proj" || p.Model != "sepsis" || p.Version != 1 || p.Inputs["age"] != 54.0 || p.Outputs["risk"] != 0.42 || len(p.Feedback) != 0 ||
 			!p.At.Equal(time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)) {
 			t.Errorf("Prediction = %+v", p)
 		}

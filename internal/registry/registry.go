@@ -10,6 +10,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"regexp"
 	"slices"
@@ -19,6 +20,7 @@ import (
 	"github.com/hygie-health/hygie/internal/audit"
 	"github.com/hygie-health/hygie/internal/db"
 	"github.com/hygie-health/hygie/internal/errs"
+	hmodel "github.com/hygie-health/hygie/internal/model"
 	"github.com/hygie-health/hygie/internal/track"
 )
 
@@ -112,6 +114,17 @@ func (s *Service) Register(ctx context.Context, project, model string, runID int
 	var key string
 	if err := s.db.QueryRow(ctx, `SELECT blob_key FROM run_artifacts WHERE run_id = ? AND path = ?`, runID, artifact).Scan(&key); err != nil {
 		return Version{}, db.NotFound(err, "run %d has no artifact %q", runID, artifact)
+	}
+	if flavor == hmodel.Format {
+		// hygie's own format: check the artifact is a model, and take the
+		// signature from it unless one is given.
+		derived, err := s.signatureOf(ctx, runID, artifact)
+		if err != nil {
+			return Version{}, err
+		}
+		if len(sig.Inputs) == 0 {
+			sig = derived
+		}
 	}
 	sigJSON, _ := json.Marshal(sig)
 	v := Version{Project: project, Model: model, RunID: &runID, ArtifactKey: key, Flavor: flavor, Signature: sig, Environment: "none",
@@ -316,4 +329,37 @@ func (s *Service) Promote(ctx context.Context, model string, version int, to str
 		return p, errs.Conflictf("promotion of %s version %d to %s refused by the gates: %s", model, version, to, detail)
 	}
 	return p, nil
+}
+
+// signatureOf reads a hygie model artifact and returns its signature:
+// numeric inputs as FP64, categorical ones as BYTES, one FP64 output (the
+// prediction, or the positive class's probability).
+func (s *Service) signatureOf(ctx context.Context, runID int64, artifact string) (Signature, error) {
+	rc, err := s.runs.OpenArtifact(ctx, runID, artifact)
+	if err != nil {
+		return Signature{}, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, 256<<20))
+	if err != nil {
+		return Signature{}, err
+	}
+	m, err := hmodel.Unmarshal(b)
+	if err != nil {
+		return Signature{}, errs.Invalidf("run %d artifact %s: %s", runID, artifact, errs.MessageOf(err))
+	}
+	var sig Signature
+	for _, in := range m.Inputs {
+		dt := "FP64"
+		if in.Type == hmodel.Categorical {
+			dt = "BYTES"
+		}
+		sig.Inputs = append(sig.Inputs, Tensor{Name: in.Name, Datatype: dt})
+	}
+	out := m.Target
+	if m.Task == hmodel.Binary {
+		out += "_probability"
+	}
+	sig.Outputs = []Tensor{{Name: out, Datatype: "FP64"}}
+	return sig, nil
 }

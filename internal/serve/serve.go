@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/hygie-health/hygie/internal/db"
 	"github.com/hygie-health/hygie/internal/errs"
 	"github.com/hygie-health/hygie/internal/learn"
+	"github.com/hygie-health/hygie/internal/model"
 	"github.com/hygie-health/hygie/internal/registry"
 )
 
@@ -74,12 +76,19 @@ type Service struct {
 	now   func() time.Time
 
 	mu     sync.Mutex
-	loaded map[int64]*learn.LinearRegression // by model version id
+	loaded map[int64]*loaded // by model version id
+}
+
+// loaded is a model in memory: hygie's model format, or the older bare
+// linear regression.
+type loaded struct {
+	linear *learn.LinearRegression
+	model  *model.Model
 }
 
 // NewService returns the serving service.
 func NewService(d *db.DB, reg *registry.Service, b blob.Store, a *audit.Log) *Service {
-	return &Service{db: d, reg: reg, blobs: b, audit: a, now: time.Now, loaded: map[int64]*learn.LinearRegression{}}
+	return &Service{db: d, reg: reg, blobs: b, audit: a, now: time.Now, loaded: map[int64]*loaded{}}
 }
 
 // Resolve returns the version to serve: the given version number, or the
@@ -91,14 +100,14 @@ func (s *Service) Resolve(ctx context.Context, model string, version int) (regis
 	return s.reg.InEnvironment(ctx, model, "production")
 }
 
-func (s *Service) load(ctx context.Context, v registry.Version) (*learn.LinearRegression, error) {
+func (s *Service) load(ctx context.Context, v registry.Version) (*loaded, error) {
 	s.mu.Lock()
 	m, ok := s.loaded[v.ID]
 	s.mu.Unlock()
 	if ok {
 		return m, nil
 	}
-	if v.Flavor != FlavorLinear {
+	if v.Flavor != FlavorLinear && v.Flavor != model.Format {
 		return nil, errs.Invalidf("model %s version %d has flavor %q, which this server cannot run", v.Model, v.Version, v.Flavor)
 	}
 	rc, err := s.blobs.Get(ctx, v.ArtifactKey)
@@ -106,12 +115,23 @@ func (s *Service) load(ctx context.Context, v registry.Version) (*learn.LinearRe
 		return nil, fmt.Errorf("load model artifact: %w", err)
 	}
 	defer rc.Close()
-	m = &learn.LinearRegression{}
-	if err := json.NewDecoder(io.LimitReader(rc, 64<<20)).Decode(m); err != nil {
-		return nil, fmt.Errorf("decode model artifact: %w", err)
+	b, err := io.ReadAll(io.LimitReader(rc, 256<<20))
+	if err != nil {
+		return nil, fmt.Errorf("load model artifact: %w", err)
 	}
-	if len(m.Features) != len(m.Coef) {
-		return nil, fmt.Errorf("model artifact: %d features but %d coefficients", len(m.Features), len(m.Coef))
+	m = &loaded{}
+	if v.Flavor == model.Format {
+		if m.model, err = model.Unmarshal(b); err != nil {
+			return nil, fmt.Errorf("model artifact: %w", err)
+		}
+	} else {
+		m.linear = &learn.LinearRegression{}
+		if err := json.Unmarshal(b, m.linear); err != nil {
+			return nil, fmt.Errorf("decode model artifact: %w", err)
+		}
+		if len(m.linear.Features) != len(m.linear.Coef) {
+			return nil, fmt.Errorf("model artifact: %d features but %d coefficients", len(m.linear.Features), len(m.linear.Coef))
+		}
 	}
 	s.mu.Lock()
 	s.loaded[v.ID] = m
@@ -139,13 +159,34 @@ func (s *Service) Infer(ctx context.Context, model string, version int, req Requ
 	if err != nil {
 		return Response{}, err
 	}
-	X, err := rows(m.Features, req.Inputs)
-	if err != nil {
-		return Response{}, err
-	}
-	y, err := m.PredictBatch(X)
-	if err != nil {
-		return Response{}, errs.Invalidf("%s", errs.MessageOf(err))
+	var (
+		y      []float64
+		inputs func(i int) any
+	)
+	if m.model != nil {
+		t, err := table(m.model.Inputs, req.Inputs)
+		if err != nil {
+			return Response{}, err
+		}
+		if y, err = m.model.Predict(t); err != nil {
+			return Response{}, errs.Invalidf("%s", errs.MessageOf(err))
+		}
+		inputs = func(i int) any { return rowInputs(t, i) }
+	} else {
+		X, err := rows(m.linear.Features, req.Inputs)
+		if err != nil {
+			return Response{}, err
+		}
+		if y, err = m.linear.PredictBatch(X); err != nil {
+			return Response{}, errs.Invalidf("%s", errs.MessageOf(err))
+		}
+		inputs = func(i int) any {
+			in := map[string]float64{}
+			for j, f := range m.linear.Features {
+				in[f] = X[i][j]
+			}
+			return in
+		}
 	}
 	outName := "prediction"
 	if len(v.Signature.Outputs) > 0 {
@@ -156,11 +197,7 @@ func (s *Service) Infer(ctx context.Context, model string, version int, req Requ
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {
 		for i := range y {
 			ids[i] = uuid.NewString()
-			in := map[string]float64{}
-			for j, f := range m.Features {
-				in[f] = X[i][j]
-			}
-			inJSON, _ := json.Marshal(in)
+			inJSON, _ := json.Marshal(inputs(i))
 			outJSON, _ := json.Marshal(map[string]float64{outName: y[i]})
 			if _, err := tx.Exec(ctx, `INSERT INTO predictions (id, model_version_id, at, inputs_json, outputs_json, request_id) VALUES (?, ?, ?, ?, ?, ?)`,
 				ids[i], v.ID, now, string(inJSON), string(outJSON), audit.RequestIDFrom(ctx)); err != nil {
@@ -238,7 +275,7 @@ func rows(features []string, inputs []Tensor) ([][]float64, error) {
 	}
 	if len(cols) != len(features) {
 		for name := range cols {
-			if !contains(features, name) {
+			if !slices.Contains(features, name) {
 				return nil, errs.Invalidf("input %q is not a feature of this model (features: %v)", name, features)
 			}
 		}
@@ -253,52 +290,67 @@ func rows(features []string, inputs []Tensor) ([][]float64, error) {
 	return X, nil
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
+// flatten reads a flat or nested JSON array of finite numbers.
+func flatten(raw json.RawMessage) ([]float64, error) {
+	var out []float64
+	err := walkArray(raw, func(x any) error {
+		n, ok := x.(json.Number)
+		if !ok {
+			return fmt.Errorf("data must be an array of numbers")
 		}
-	}
-	return false
+		f, err := n.Float64()
+		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+			return fmt.Errorf("value %s is not a finite number", n)
+		}
+		out = append(out, f)
+		return nil
+	})
+	return out, err
 }
 
-// flatten reads a flat or nested JSON array of numbers.
-func flatten(raw json.RawMessage) ([]float64, error) {
+// flattenStrings reads a flat or nested JSON array of strings (BYTES).
+func flattenStrings(raw json.RawMessage) ([]string, error) {
+	var out []string
+	err := walkArray(raw, func(x any) error {
+		s, ok := x.(string)
+		if !ok {
+			return fmt.Errorf("BYTES data must be an array of strings")
+		}
+		out = append(out, s)
+		return nil
+	})
+	return out, err
+}
+
+// walkArray calls leaf on every element of a flat or nested JSON array, in
+// row-major order (numbers as json.Number).
+func walkArray(raw json.RawMessage, leaf func(any) error) error {
 	if len(bytes.TrimSpace(raw)) == 0 {
-		return nil, fmt.Errorf("data is required")
+		return fmt.Errorf("data is required")
 	}
 	var v any
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Errorf("data is not valid JSON")
+		return fmt.Errorf("data is not valid JSON")
 	}
-	var out []float64
+	if _, ok := v.([]any); !ok {
+		return fmt.Errorf("data must be an array")
+	}
 	var walk func(any, int) error
 	walk = func(x any, depth int) error {
 		if depth > 8 {
 			return fmt.Errorf("data is nested too deeply")
 		}
-		switch t := x.(type) {
-		case []any:
-			for _, e := range t {
+		if list, ok := x.([]any); ok {
+			for _, e := range list {
 				if err := walk(e, depth+1); err != nil {
 					return err
 				}
 			}
-		case json.Number:
-			f, err := t.Float64()
-			if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-				return fmt.Errorf("value %s is not a finite number", t)
-			}
-			out = append(out, f)
-		default:
-			return fmt.Errorf("data must be an array of numbers")
+			return nil
 		}
-		return nil
+		return leaf(x)
 	}
-	if _, ok := v.([]any); !ok {
-		return nil, fmt.Errorf("data must be an array")
-	}
-	return out, walk(v, 0)
+	return walk(v, 0)
 }

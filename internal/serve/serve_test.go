@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/hygie-health/hygie/internal/errs"
+	"github.com/hygie-health/hygie/internal/model"
 )
 
 func tensor(name, dtype string, shape []int64, data string) Tensor {
@@ -85,4 +86,30 @@ func FuzzRows(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestTableFromTensors(t *testing.T) {
+	ins := []model.Input{{Name: "age", Type: model.Numeric}, {Name: "ward", Type: model.Categorical, Categories: []string{"icu", "med"}}}
+	tab, err := table(ins, []Tensor{tensor("ward", "BYTES", []int64{2}, `["icu","med"]`), tensor("age", "FP64", []int64{2, 1}, `[[54],[71]]`)})
+	if err != nil || tab.Rows() != 2 || tab.Col("age").Num[1] != 71 || tab.Col("ward").Text[0] != "icu" {
+		t.Fatalf("%+v %v", tab, err)
+	}
+	for _, c := range []struct {
+		in  []Tensor
+		msg string
+	}{
+		{[]Tensor{tensor("age", "FP64", []int64{1}, `[1]`)}, `"ward" is missing`},
+		{[]Tensor{tensor("age", "BYTES", []int64{1}, `["x"]`), tensor("ward", "BYTES", []int64{1}, `["icu"]`)}, "not numeric"},
+		{[]Tensor{tensor("age", "FP64", []int64{1}, `[1]`), tensor("ward", "BYTES", []int64{1}, `[3]`)}, "array of strings"},
+		{[]Tensor{tensor("age", "FP64", []int64{2}, `[1]`), tensor("ward", "BYTES", []int64{1}, `["icu"]`)}, "shape"},
+		{[]Tensor{tensor("age", "FP64", []int64{1}, `[1]`), tensor("ward", "BYTES", []int64{2}, `["icu","med"]`)}, "rows"},
+		{[]Tensor{tensor("bmi", "FP64", []int64{1}, `[1]`)}, "not an input"},
+		{[]Tensor{tensor("age", "FP64", []int64{1}, `[1]`), tensor("age", "FP64", []int64{1}, `[1]`)}, "twice"},
+		{[]Tensor{tensor("age", "FP64", []int64{1, 2}, `[1, 2]`)}, "shape"},
+		{[]Tensor{tensor("age", "COMPLEX", []int64{1}, `[1]`)}, "unknown datatype"},
+	} {
+		if _, err := table(ins, c.in); err == nil || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("%v: %v, want %q", c.in, err, c.msg)
+		}
+	}
 }

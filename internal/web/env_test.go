@@ -23,6 +23,7 @@ import (
 	"github.com/hygie-health/hygie/internal/db"
 	"github.com/hygie-health/hygie/internal/db/dbtest"
 	"github.com/hygie-health/hygie/internal/httpapi"
+	"github.com/hygie-health/hygie/internal/jobs"
 	"github.com/hygie-health/hygie/internal/keys"
 	"github.com/hygie-health/hygie/internal/monitor"
 	"github.com/hygie-health/hygie/internal/privacy/pseudo"
@@ -64,6 +65,8 @@ type env struct {
 	monitor  *monitor.Service
 	datasets *dataset.Service
 	pseudo   *pseudo.Service
+	runs     *track.Service
+	jobs     *jobs.Service
 	pred     string // the sepsis prediction's id
 	cardioPr string // the cardio prediction's id
 	// secrets are the identifying cells of the admissions extract (names,
@@ -88,9 +91,10 @@ func newEnv(t *testing.T, configure ...func(*web.Deps)) *env {
 	reg := registry.NewService(d, runs, a)
 	mon := monitor.NewService(d, a)
 	ps := pseudo.NewService(d, kr, datasets, a)
+	js := jobs.NewService(d, runs, authSvc, a, jobs.NewLocal(2), "http://127.0.0.1:1", t.TempDir())
 
 	srv := httpapi.New(httpapi.Options{Auth: authSvc, Audit: a, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	deps := web.Deps{Auth: authSvc, Projects: projects, Audit: a, Datasets: datasets, Runs: runs, Registry: reg, Monitor: mon, Vault: ps.Vault(),
+	deps := web.Deps{Auth: authSvc, Projects: projects, Audit: a, Datasets: datasets, Runs: runs, Registry: reg, Monitor: mon, Vault: ps.Vault(), Jobs: js,
 		SessionTTL: time.Hour, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	for _, f := range configure {
 		f(&deps)
@@ -104,7 +108,7 @@ func newEnv(t *testing.T, configure ...func(*web.Deps)) *env {
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 
-	e := &env{t: t, srv: ts, db: d, auth: authSvc, audit: a, monitor: mon, datasets: datasets, pseudo: ps,
+	e := &env{t: t, srv: ts, db: d, auth: authSvc, audit: a, monitor: mon, datasets: datasets, pseudo: ps, runs: runs, jobs: js,
 		client: &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 
 	// Seed, acting as the bootstrap admin and then as members.

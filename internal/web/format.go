@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hygie-health/hygie/internal/evaluate"
 )
 
 // funcs are the template helpers. Times are shown in UTC and say so: audit
@@ -34,6 +36,11 @@ var funcs = template.FuncMap{
 	// version a "name@version" reference names.
 	"datasetURL": datasetURL,
 	"refURL":     refURL,
+	// f64 reads an evaluate.Num (NaN: null) as a float for num.
+	"f64": func(n evaluate.Num) float64 { return float64(n) },
+	"add": func(a, b int) int { return a + b },
+	// value shows a model input: a number compactly, a category as is.
+	"value": anyValue,
 }
 
 // formatNumber shows a metric or feature value compactly: integers in
@@ -80,6 +87,25 @@ func groupThousands(s string) string {
 	return sign + b.String() + frac
 }
 
+// anyValue shows a number with formatNumber and anything else as text.
+func anyValue(v any) string {
+	switch x := v.(type) {
+	case float64:
+		return formatNumber(x)
+	case float32:
+		return formatNumber(float64(x))
+	case int:
+		return formatNumber(float64(x))
+	case int64:
+		return formatNumber(float64(x))
+	case string:
+		return x
+	case nil:
+		return "—"
+	}
+	return fmt.Sprint(v)
+}
+
 // count prints an integer count with grouped thousands.
 func count(n any) string {
 	switch v := n.(type) {
@@ -96,13 +122,13 @@ func count(n any) string {
 // printed too: colour is never the only signal.
 func badgeClass(s string) string {
 	switch s {
-	case "identifying", "denied", "failed", "killed", "broken":
+	case "identifying", "denied", "failed", "killed", "broken", "cancelled":
 		return "badge badge-danger"
 	case "pseudonymized", "failure", "running", "test", "integration":
 		return "badge badge-warn"
-	case "anonymized", "success", "finished", "production", "ok":
+	case "anonymized", "success", "finished", "succeeded", "production", "ok":
 		return "badge badge-ok"
-	case "aggregate", "dev":
+	case "aggregate", "dev", "queued":
 		return "badge badge-info"
 	}
 	return "badge"

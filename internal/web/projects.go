@@ -75,6 +75,7 @@ type projectData struct {
 	Datasets     []dataset.Version
 
 	ShowRuns  bool
+	ShowJobs  bool
 	Runs      []runRow
 	RunsTotal int
 
@@ -119,6 +120,7 @@ func (u *UI) project(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if d.ShowRuns = p.Can(name, auth.PermRunRead); d.ShowRuns {
+		d.ShowJobs = u.d.Jobs != nil
 		runs, err := u.d.Runs.List(ctx, name)
 		if err != nil {
 			return err

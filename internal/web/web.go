@@ -2,7 +2,9 @@
 // teams: sign-in, the projects a user belongs to, a project's datasets, runs,
 // models and recent predictions (with clinicians' feedback), a dataset
 // version's page (versions, schema, lineage, profile, and a form applying a
-// recipe), and the audit log. It is plain HTML forms rendered with
+// recipe), a project's runs (a run's params, metrics charted by step or by
+// fold, artifacts, lineage, evaluation report with its curves; several runs
+// side by side), its jobs (state, output, cancel), and the audit log. It is plain HTML forms rendered with
 // html/template, one small embedded stylesheet, charts as inline SVG, and no
 // JavaScript, so it works in locked-down hospital browsers.
 //
@@ -33,6 +35,7 @@ import (
 	"github.com/hygie-health/hygie/internal/auth"
 	"github.com/hygie-health/hygie/internal/dataset"
 	"github.com/hygie-health/hygie/internal/httpapi"
+	"github.com/hygie-health/hygie/internal/jobs"
 	"github.com/hygie-health/hygie/internal/monitor"
 	"github.com/hygie-health/hygie/internal/privacy/dp"
 	"github.com/hygie-health/hygie/internal/privacy/vault"
@@ -66,6 +69,9 @@ type Deps struct {
 	// Vault re-identifies pseudonyms (optional: without it the vault page
 	// answers 404). It is the pseudonymization service's: Pseudo.Vault().
 	Vault *vault.Service
+	// Jobs lists and cancels jobs (optional: without it the jobs pages
+	// answer 404 and run pages name no job).
+	Jobs *jobs.Service
 	// SessionTTL is how long a web session lasts (DefaultSessionTTL if 0).
 	SessionTTL time.Duration
 	// SecureCookies marks the session cookie Secure: set it whenever the UI
@@ -85,7 +91,7 @@ type UI struct {
 }
 
 // pageNames are the templates under templates/ rendered inside layout.html.
-var pageNames = []string{"login", "home", "project", "dataset", "audit", "error", "risk", "dp", "deid", "vault"}
+var pageNames = []string{"login", "home", "project", "dataset", "audit", "error", "risk", "dp", "deid", "vault", "runs", "run", "compare", "jobs", "job"}
 
 // New parses the embedded templates once and returns the UI.
 func New(d Deps) (*UI, error) {
@@ -149,7 +155,7 @@ func (u *UI) Routes() []httpapi.Route {
 		{Method: "POST", Pattern: "/projects/{project}/vault", Summary: "Re-identify a pseudonym (form: pseudonym, reason, domain): the original value, in this answer only; audited with the reason, rate-limited", Tag: tag,
 			Scope: httpapi.Project, Perm: auth.PermVaultOpen, Web: true, Handler: u.vaultOpen},
 		{Method: "GET", Pattern: "/admin/audit", Summary: "All audit events and the chain's verification", Tag: tag, Scope: httpapi.Instance, Perm: auth.PermAuditReadAll, Web: true, Handler: u.adminAudit},
-	}, u.privacyRoutes(tag)...)
+	}, append(u.privacyRoutes(tag), u.runRoutes(tag)...)...)
 }
 
 // style serves the embedded stylesheet. Pages link it with a content

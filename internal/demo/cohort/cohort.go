@@ -6,7 +6,8 @@
 //
 // The cohort looks like an extract from a French hospital system: a patient
 // number, a name, a NIR (social security number) with a valid control key,
-// sex, birth date, height, weight and BMI. Generation is deterministic for a
+// sex, birth date, height, weight, BMI, HbA1c and whether the patient was
+// readmitted within 30 days (the outcome the demo's risk model predicts). Generation is deterministic for a
 // given size and seed.
 package cohort
 
@@ -31,6 +32,28 @@ type Patient struct {
 	HeightCM  float64 // rounded to 0.1 cm
 	WeightKG  float64 // rounded to 0.1 kg
 	BMI       float64 // WeightKG / (HeightCM/100)², rounded to 0.01
+	HbA1c     float64 // glycated haemoglobin, %, rounded to 0.1
+	// Readmitted: readmitted within 30 days of discharge, drawn from a
+	// logistic model of age, BMI, HbA1c and sex (see readmissionLogit).
+	Readmitted bool
+}
+
+// outcomeStream is the PCG stream of the clinical fields (HbA1c and
+// readmission), kept apart so the identity and body fields stay as they were.
+const outcomeStream = 0x68796769652d6f75 // "hygie-ou"
+
+// refDate is the date ages are computed at.
+var refDate = time.Date(2026, time.January, 1, 0, 0, 0, 0, time.UTC)
+
+// readmissionLogit is the log-odds of a 30-day readmission: rising with
+// age, BMI and HbA1c, higher for men; about 13 % of the cohort.
+func readmissionLogit(p *Patient) float64 {
+	age := refDate.Sub(p.BirthDate).Hours() / 24 / 365.25
+	male := 0.0
+	if p.Sex == "M" {
+		male = 1
+	}
+	return -2.6 + 0.05*(age-55) + 0.12*(p.BMI-25) + 1.4*(p.HbA1c-5.8) + 0.4*male
 }
 
 // cohortStream is the PCG stream used by Generate; changing it changes every
@@ -69,6 +92,7 @@ func Generate(n int, seed int64) []Patient {
 		return []Patient{}
 	}
 	r := rand.New(rand.NewPCG(uint64(seed), cohortStream))
+	ro := rand.New(rand.NewPCG(uint64(seed), outcomeStream))
 	days := int(lastBirth.Sub(firstBirth).Hours()/24) + 1
 	nirs := make(map[string]bool, n)
 	patients := make([]Patient, n)
@@ -101,6 +125,8 @@ func Generate(n int, seed int64) []Patient {
 		}
 		p.WeightKG = round(bmi*h*h, 1)
 		p.BMI = round(p.WeightKG/(h*h), 2)
+		p.HbA1c = round(math.Min(12, math.Max(4.2, 5.6+0.06*(p.BMI-25)+0.6*ro.NormFloat64())), 1)
+		p.Readmitted = ro.Float64() < 1/(1+math.Exp(-readmissionLogit(p)))
 
 		dept := departments[r.IntN(len(departments))]
 		commune := 1 + r.IntN(990)
@@ -116,7 +142,7 @@ func Generate(n int, seed int64) []Patient {
 }
 
 // CSVHeader is the header line WriteCSV writes, in column order.
-var CSVHeader = []string{"patient_id", "nom", "prenom", "nir", "sexe", "date_naissance", "taille_cm", "poids_kg", "imc"}
+var CSVHeader = []string{"patient_id", "nom", "prenom", "nir", "sexe", "date_naissance", "taille_cm", "poids_kg", "imc", "hba1c", "readmission_30j"}
 
 // WriteCSV writes patients as CSV (comma-separated, "\n" line ends, UTF-8)
 // with the header CSVHeader. Dates are written as YYYY-MM-DD, height and
@@ -137,6 +163,8 @@ func WriteCSV(w io.Writer, patients []Patient) error {
 			strconv.FormatFloat(p.HeightCM, 'f', 1, 64),
 			strconv.FormatFloat(p.WeightKG, 'f', 1, 64),
 			strconv.FormatFloat(p.BMI, 'f', 2, 64),
+			strconv.FormatFloat(p.HbA1c, 'f', 1, 64),
+			yesNo(p.Readmitted),
 		})
 		if err != nil {
 			return err
@@ -144,6 +172,13 @@ func WriteCSV(w io.Writer, patients []Patient) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "oui"
+	}
+	return "non"
 }
 
 func round(x float64, decimals int) float64 {

@@ -138,7 +138,7 @@ func TestWriteCSV(t *testing.T) {
 			if err := WriteCSV(&buf, patients); err != nil {
 				t.Fatal(err)
 			}
-			if !strings.HasPrefix(buf.String(), "patient_id,nom,prenom,nir,sexe,date_naissance,taille_cm,poids_kg,imc\n") {
+			if !strings.HasPrefix(buf.String(), "patient_id,nom,prenom,nir,sexe,date_naissance,taille_cm,poids_kg,imc,hba1c,readmission_30j\n") {
 				t.Fatalf("header line: %q", strings.SplitN(buf.String(), "\n", 2)[0])
 			}
 			records, err := csv.NewReader(&buf).ReadAll()
