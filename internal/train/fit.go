@@ -178,7 +178,7 @@ func Fit(t *model.Table, spec Spec, tr Tracker, log io.Writer) (*Outcome, error)
 		return nil, err
 	}
 	start := time.Now()
-	trainRows, testRows, how, err := lockedSplit(t, spec)
+	trainRows, testRows, how, err := LockedSplit(t, spec)
 	if err != nil {
 		return nil, err
 	}
@@ -344,8 +344,10 @@ func summary(w io.Writer, o *Outcome, binary bool, level float64) {
 	}
 }
 
-// lockedSplit returns the training and test rows.
-func lockedSplit(t *model.Table, spec Spec) (trainRows, testRows []int, how string, err error) {
+// LockedSplit returns the training and test rows of t under spec (after
+// spec.Defaults): the same rows for the same spec and data, which is how an
+// audit finds the records a run trained on and the ones it never saw.
+func LockedSplit(t *model.Table, spec Spec) (trainRows, testRows []int, how string, err error) {
 	n := t.Rows()
 	if spec.SplitColumn != "" {
 		c := t.Col(spec.SplitColumn)

@@ -107,7 +107,7 @@ func TestFitBinaryWithCV(t *testing.T) {
 		t.Fatalf("model artifact: %v", err)
 	}
 	spec.Defaults()
-	trainRows, testRows, _, err := lockedSplit(tab, spec)
+	trainRows, testRows, _, err := LockedSplit(tab, spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,12 +124,12 @@ func TestFitBinaryWithCV(t *testing.T) {
 			side[p] = rows.name
 		}
 	}
-	again, _, _, _ := lockedSplit(stays(400), spec)
+	again, _, _, _ := LockedSplit(stays(400), spec)
 	if fmt.Sprint(again) != fmt.Sprint(trainRows) {
 		t.Error("the locked split changed between runs")
 	}
 	spec.SplitSeed++
-	other, _, _, _ := lockedSplit(tab, spec)
+	other, _, _, _ := LockedSplit(tab, spec)
 	if fmt.Sprint(other) == fmt.Sprint(trainRows) {
 		t.Error("the split seed has no effect")
 	}
