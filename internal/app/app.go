@@ -170,6 +170,7 @@ func Open(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 	})
 	a.Server.AddAPI(a.Services)
 	a.Server.AddJobsAPI(a.Jobs, a.Runs)
+	a.Server.AddGovernanceAPI(a.Registry)
 	a.Server.AddPrivacyAPI(a.Datasets, a.DP)
 	a.Server.Add(mlflowapi.Routes(a.Runs)...)
 	ui, err := web.New(web.Deps{Auth: a.Auth, Projects: a.Projects, Audit: al, Datasets: a.Datasets, Runs: a.Runs, Registry: a.Registry,

@@ -58,7 +58,7 @@ func postgresS3Config(t *testing.T) config.Config {
 
 // demoPatients is the demo cohort's size in tests: enough for the risk
 // model to pass the demo's gate (the lower bound of its test AUC interval).
-const demoPatients = 1000
+const demoPatients = 2000
 
 // openDemo opens an app on cfg and runs the demo on it.
 func openDemo(t *testing.T, cfg config.Config) (*app.App, demo.Result) {
@@ -116,6 +116,23 @@ func TestDemoEndToEnd(t *testing.T) {
 			v, err := a.Registry.InEnvironment(ctx, demo.Model, "production")
 			if err != nil || v.Version != res.ModelVersion {
 				t.Fatalf("production version = %+v, %v", v, err)
+			}
+			// The governed promotion: the refusal for want of clinical cases,
+			// then four passes, with two sign-offs per gated environment.
+			reports, err := a.Registry.Promotions(ctx, demo.Model)
+			if err != nil || len(reports) != 5 || reports[3].Outcome != "denied" || reports[0].To != "production" {
+				t.Fatalf("promotion reports = %d %v", len(reports), err)
+			}
+			refusal := strings.Join(reports[3].Checks, "\n")
+			if !strings.Contains(refusal, "FAIL clinical test cases: none") || !strings.Contains(refusal, "pass roc_auc (lower bound of the 95% CI)") {
+				t.Fatalf("refusal report:\n%s", refusal)
+			}
+			if so, _ := a.Registry.Signoffs(ctx, demo.Model, res.ModelVersion); len(so) != 4 {
+				t.Fatalf("%d sign-offs", len(so))
+			}
+			card, err := a.Registry.Card(ctx, demo.Model, res.ModelVersion)
+			if err != nil || !strings.Contains(card.Audit, "audit run") || len(card.Cases) != 2 || !card.Cases[0].Pass {
+				t.Fatalf("model card: %+v %v", card, err)
 			}
 			p, err := a.Monitor.Prediction(ctx, res.PredictionID)
 			if err != nil || len(p.Feedback) != 1 || p.Feedback[0].User != "claire" || p.Feedback[0].Verdict != "correct" {

@@ -130,7 +130,7 @@ func TestHelpHasExamples(t *testing.T) {
 func TestDatasetCommandsFollowAccessRules(t *testing.T) {
 	data := t.TempDir()
 	env := map[string]string{"HYGIE_DATA": data, "HYGIE_LOG_LEVEL": "error", "HYGIE_ADDR": "127.0.0.1:0"}
-	if code, _, errOut := run(t, env, "", "demo", "--patients", "1000"); code != 0 {
+	if code, _, errOut := run(t, env, "", "demo", "--patients", "2000"); code != 0 {
 		t.Fatalf("demo: %d %s", code, errOut)
 	}
 	cases := []struct {
@@ -157,7 +157,7 @@ func TestDatasetCommandsFollowAccessRules(t *testing.T) {
 func TestDatasetImportExportTransform(t *testing.T) {
 	data := t.TempDir()
 	env := map[string]string{"HYGIE_DATA": data, "HYGIE_LOG_LEVEL": "error", "HYGIE_ADDR": "127.0.0.1:0"}
-	if code, _, errOut := run(t, env, "", "demo", "--patients", "1000"); code != 0 {
+	if code, _, errOut := run(t, env, "", "demo", "--patients", "2000"); code != 0 {
 		t.Fatalf("demo: %d %s", code, errOut)
 	}
 	dir := t.TempDir()

@@ -8,7 +8,7 @@ import (
 
 func TestDPCommands(t *testing.T) {
 	env := map[string]string{"HYGIE_DATA": t.TempDir(), "HYGIE_LOG_LEVEL": "error", "HYGIE_ADDR": "127.0.0.1:0"}
-	if code, _, errOut := run(t, env, "", "demo", "--patients", "1000"); code != 0 {
+	if code, _, errOut := run(t, env, "", "demo", "--patients", "2000"); code != 0 {
 		t.Fatalf("demo: %d %s", code, errOut)
 	}
 	q := func(extra ...string) []string {
@@ -82,8 +82,8 @@ func TestDPCommands(t *testing.T) {
 	for _, c := range rel.Result.Cells {
 		total += c.Value
 	}
-	if total < 900 || total > 1100 {
-		t.Errorf("1000 patients counted as %v", total)
+	if total < 1800 || total > 2200 {
+		t.Errorf("2000 patients counted as %v", total)
 	}
 	// Every release is in the audit log, without data values.
 	out = runOK(t, env, "audit", "list", "--action", "dp.*", "-o", "json")

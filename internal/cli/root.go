@@ -126,7 +126,8 @@ from HYGIE_*_FILE) and an optional YAML file (--config); see 'hygie config'.`,
 		e.dpCmd(),
 		e.vaultCmd(),
 		e.trainCmd(), e.predictCmd(), e.trainJobCmd(),
-		e.jobCmd(),
+		e.jobCmd(), e.privacyAuditCmd(), e.auditJobCmd(),
+		e.modelCmd(), e.policyCmd(),
 	)
 	return root
 }

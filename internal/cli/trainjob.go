@@ -21,6 +21,7 @@ import (
 	"github.com/hygie-health/hygie/internal/app"
 	"github.com/hygie-health/hygie/internal/auth"
 	"github.com/hygie-health/hygie/internal/jobs"
+	"github.com/hygie-health/hygie/internal/track"
 	"github.com/hygie-health/hygie/internal/train"
 )
 
@@ -41,39 +42,12 @@ func (e *env) trainDataset(cmd *cobra.Command, project, ref, experiment, target,
 	if len(spec.Params) == 0 {
 		spec.Params = nil
 	}
-	sctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	defer stop()
-	cmd.SetContext(sctx)
-	var mu sync.Mutex
-	stdout, stderr := &lockedWriter{mu: &mu, w: e.stdout}, &lockedWriter{mu: &mu, w: e.stderr}
-	if e.output == "json" {
-		stdout = &lockedWriter{mu: &mu, w: io.Discard}
-	}
-	return e.withProject(cmd, project, auth.PermRunWrite, func(a *app.App, ctx context.Context) error {
-		url, stopServer, err := a.TrackingServer(ctx)
-		if err != nil {
-			return err
-		}
-		defer stopServer()
-		j, spec, err := train.Submit(ctx, a.Datasets, a.Jobs, a.Executable, spec, jobs.Request{Experiment: experiment,
-			TrackingURI: url, Stdout: stdout, Stderr: stderr})
-		if err != nil {
-			return err
-		}
-		if !jobs.Terminal(j.State) {
-			fmt.Fprintf(stderr, "hygie: training job %d submitted (run %d, executor %s)\n", j.ID, *j.RunID, j.Executor)
-		}
-		ended, err := e.follow(ctx, a, j, stderr)
-		if err != nil {
-			return err
-		}
-		if ended.State != jobs.Succeeded {
-			return jobError(ended)
-		}
-		run, err := a.Runs.Get(ctx, *ended.RunID)
-		if err != nil {
-			return err
-		}
+	return e.builtinJob(cmd, project, auth.PermRunWrite, "training", func(a *app.App, ctx context.Context, req jobs.Request) (jobs.Job, error) {
+		req.Experiment = experiment
+		j, submitted, err := train.Submit(ctx, a.Datasets, a.Jobs, a.Executable, spec, req)
+		spec = submitted
+		return j, err
+	}, func(a *app.App, ctx context.Context, ended jobs.Job, run track.Run) error {
 		return e.print(map[string]any{"job": ended, "run": run, "spec": spec}, func(w io.Writer) {
 			fmt.Fprintf(w, "run %d: model artifact %s, evaluation %s\n", run.ID, train.ModelArtifact, train.ReportArtifact)
 			keys := make([]string, 0, len(run.Metrics))
@@ -87,6 +61,50 @@ func (e *env) trainDataset(cmd *cobra.Command, project, ref, experiment, target,
 				fmt.Fprintf(w, "  %-26s %.4f ± %.4f\n", k, run.Metrics[k], run.Metrics[strings.TrimSuffix(k, "_mean")+"_sd"])
 			}
 		})
+	})
+}
+
+// builtinJob runs one of hygie's own jobs (training, audit) from the
+// command line: it serves the API on loopback when no server answers,
+// submits through submit, streams the job's output, cancels the job on
+// Ctrl-C, and hands the finished run to report. what names the job in
+// messages.
+func (e *env) builtinJob(cmd *cobra.Command, project string, perm auth.Perm, what string,
+	submit func(a *app.App, ctx context.Context, req jobs.Request) (jobs.Job, error),
+	report func(a *app.App, ctx context.Context, ended jobs.Job, run track.Run) error) error {
+	sctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	cmd.SetContext(sctx)
+	var mu sync.Mutex
+	stdout, stderr := &lockedWriter{mu: &mu, w: e.stdout}, &lockedWriter{mu: &mu, w: e.stderr}
+	if e.output == "json" {
+		stdout = &lockedWriter{mu: &mu, w: io.Discard}
+	}
+	return e.withProject(cmd, project, perm, func(a *app.App, ctx context.Context) error {
+		url, stopServer, err := a.TrackingServer(ctx)
+		if err != nil {
+			return err
+		}
+		defer stopServer()
+		j, err := submit(a, ctx, jobs.Request{TrackingURI: url, Stdout: stdout, Stderr: stderr})
+		if err != nil {
+			return err
+		}
+		if !jobs.Terminal(j.State) {
+			fmt.Fprintf(stderr, "hygie: %s job %d submitted (run %d, executor %s)\n", what, j.ID, *j.RunID, j.Executor)
+		}
+		ended, err := e.follow(ctx, a, j, stderr)
+		if err != nil {
+			return err
+		}
+		if ended.State != jobs.Succeeded {
+			return jobError(ended)
+		}
+		run, err := a.Runs.Get(ctx, *ended.RunID)
+		if err != nil {
+			return err
+		}
+		return report(a, ctx, ended, run)
 	})
 }
 
@@ -104,21 +122,30 @@ func (e *env) follow(ctx context.Context, a *app.App, j jobs.Job, stderr io.Writ
 }
 
 func (e *env) trainJobCmd() *cobra.Command {
+	return jobWorkerCmd(e, train.JobCommand, "Run a training job's work (started by hygie's job system)",
+		func(ctx context.Context, spec train.Spec, w io.Writer) error {
+			_, err := train.RunJob(ctx, spec, w)
+			return err
+		})
+}
+
+// jobWorkerCmd is a hidden command a job runs: `hygie NAME --spec JSON`,
+// the spec decoded into S and handed to work with the job's stdout.
+func jobWorkerCmd[S any](e *env, name, short string, work func(context.Context, S, io.Writer) error) *cobra.Command {
 	var specJSON string
 	cmd := &cobra.Command{
-		Use:    train.JobCommand + " --spec JSON",
-		Short:  "Run a training job's work (started by hygie's job system)",
+		Use:    name + " --spec JSON",
+		Short:  short,
 		Hidden: true,
 		Args:   exactArgs(0, ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var spec train.Spec
+			var spec S
 			if err := json.Unmarshal([]byte(specJSON), &spec); err != nil {
 				return usageError{fmt.Errorf("--spec: %v", err)}
 			}
-			_, err := train.RunJob(cmd.Context(), spec, e.stdout)
-			return err
+			return work(cmd.Context(), spec, e.stdout)
 		},
 	}
-	cmd.Flags().StringVar(&specJSON, "spec", "", "the training spec (JSON)")
+	cmd.Flags().StringVar(&specJSON, "spec", "", "the job's spec (JSON)")
 	return cmd
 }

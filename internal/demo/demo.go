@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -45,7 +46,7 @@ const (
 )
 
 // MinPatients is the smallest cohort the demo runs on.
-const MinPatients = 500
+const MinPatients = 1500
 
 // Options tunes the demo.
 type Options struct {
@@ -168,12 +169,12 @@ func Run(ctx context.Context, a *app.App, out io.Writer, o Options) (Result, fun
 	res.RunID, res.TestMetrics = run.ID, run.Metrics
 
 	// 5. Register and promote.
-	step(5, "Register the model and promote it dev → test → integration → production through the gate")
-	// The gate checks the pessimistic end of the interval, not the point estimate.
-	gate := registry.Rule{Metric: "test_roc_auc_ci_low", Op: ">=", Threshold: 0.6}
-	if err := a.Registry.SetGate(as("admin"), Project, gate); err != nil {
+	step(5, "Register the model and promote it dev → test → integration → production through the project's gate policy")
+	if _, err := a.Registry.SetPolicy(as("admin"), Project, []byte(Policy)); err != nil {
 		return res, stop, err
 	}
+	fmt.Fprintln(out, "  admin set the gate policy: bounds on the pessimistic end of each 95% interval, test-set size, subgroups by sex,")
+	fmt.Fprintln(out, "  clinical test cases, a membership-inference audit and two clinician sign-offs (hygie policy -p "+Project+")")
 	// The signature (inputs, types) comes from the model artifact.
 	mv, err := a.Registry.Register(as("marc"), Project, Model, run.ID, train.ModelArtifact, model.Format, registry.Signature{})
 	if err != nil {
@@ -181,13 +182,9 @@ func Run(ctx context.Context, a *app.App, out io.Writer, o Options) (Result, fun
 	}
 	sig := mv.Signature
 	res.ModelVersion = mv.Version
-	fmt.Fprintf(out, "  %s version %d registered from run %d; gate: %s\n", Model, mv.Version, run.ID, gate)
-	for _, env := range []string{"dev", "test", "integration", "production"} {
-		p, err := a.Registry.Promote(as("marc"), Model, mv.Version, env)
-		if err != nil {
-			return res, stop, err
-		}
-		fmt.Fprintf(out, "  %-11s → %-11s %s\n", p.From, p.To, strings.Join(p.Checks, "; "))
+	fmt.Fprintf(out, "  %s version %d registered from run %d\n", Model, mv.Version, run.ID)
+	if err := governedPromotion(as, a, out, mv, run.ID, res.BaseURL); err != nil {
+		return res, stop, err
 	}
 
 	// 6. Serve.
@@ -249,7 +246,7 @@ func setup(ctx context.Context, a *app.App) (map[string]*auth.Principal, error) 
 			return nil, err
 		}
 	}
-	if _, err := a.Projects.Create(ctx, Project, "Demo: BMI from height and weight", "The walking skeleton of the lifecycle, on a synthetic cohort."); err != nil && !errs.Is(err, errs.Conflict) {
+	if _, err := a.Projects.Create(ctx, Project, "Demo: 30-day readmission risk", "The lifecycle end to end, on a synthetic cohort."); err != nil && !errs.Is(err, errs.Conflict) {
 		return nil, err
 	}
 	members := []struct {
@@ -259,6 +256,7 @@ func setup(ctx context.Context, a *app.App) (map[string]*auth.Principal, error) 
 		{"sophie", "Sophie Bernard (data steward)", auth.RoleSteward},
 		{"marc", "Marc Lefèvre (data scientist)", auth.RoleScientist},
 		{"claire", "Dr Claire Martin (clinician)", auth.RoleClinicianValidator},
+		{"chloe", "Dr Chloé Petit (clinician)", auth.RoleClinicianValidator},
 		{"rachid", "Rachid Benali (re-identification officer)", auth.RoleReidentifier},
 	}
 	for _, m := range members {
@@ -270,7 +268,7 @@ func setup(ctx context.Context, a *app.App) (map[string]*auth.Principal, error) 
 		}
 	}
 	out := map[string]*auth.Principal{}
-	for _, n := range []string{"admin", "sophie", "marc", "claire", "rachid"} {
+	for _, n := range []string{"admin", "sophie", "marc", "claire", "chloe", "rachid"} {
 		p, err := a.Auth.PrincipalOf(ctx, n)
 		if err != nil {
 			return nil, err
@@ -427,7 +425,7 @@ func vaultAndText(scientist, officer context.Context, a *app.App, out io.Writer,
 func trainJob(ctx context.Context, a *app.App, out io.Writer, v dataset.Version, baseURL string, seed int64) (track.Run, error) {
 	spec := train.Spec{Project: Project, Dataset: v.Ref(), Target: "readmission_30j", Positive: "true", Learner: model.GBDT,
 		Params: map[string]string{"trees": "100", "leaves": "8", "learning_rate": "0.05", "min_samples_leaf": "10"},
-		CV:     5, Seed: seed, SplitSeed: seed, TestFraction: 0.25, Threshold: 0.2, Prevalence: 0.10, Subgroups: []string{"sexe"}}
+		CV:     5, Seed: seed, SplitSeed: seed, TestFraction: 0.25, Threshold: 0.15, Prevalence: 0.10, Subgroups: []string{"sexe"}}
 	j, spec, err := train.Submit(ctx, a.Datasets, a.Jobs, a.Executable, spec, jobs.Request{Experiment: "readmission", TrackingURI: baseURL})
 	if err != nil {
 		return track.Run{}, err
@@ -492,4 +490,117 @@ func inferInputs(sig registry.Signature, ps []cohort.Patient) []map[string]any {
 		out = append(out, map[string]any{"name": in.Name, "shape": []int{len(ps)}, "datatype": in.Datatype, "data": data})
 	}
 	return out
+}
+
+// Policy is the demo project's gate policy.
+const Policy = `confidence_level: 0.95
+prevalence: 0.10
+environments:
+  dev:
+    metrics: [{metric: roc_auc, min: 0.65}]
+    min_test_rows: 100
+  test:
+    metrics:
+      - {metric: roc_auc, min: 0.75}
+      - {metric: brier, max: 0.15}
+    min_positives: 20
+    subgroups: {column: sexe, metric: roc_auc, min: 0.60}
+    clinical_tests: true
+  integration:
+    metrics:
+      - {metric: sensitivity, min: 0.45}
+      - {metric: npv_at_prevalence, min: 0.90}
+    privacy_audit: {max_advantage: 0.20}
+    signoffs: 2
+  production:
+    signoffs: 2
+    no_regression: {metric: roc_auc, margin: 0.05}
+`
+
+// Cases are the clinical test cases Dr Martin writes for the model.
+const Cases = `cases:
+  - name: man born 1940, BMI 33, HbA1c 9.5 %
+    inputs: {sexe: M, date_naissance_annee: 1940, taille_m: 1.70, poids_kg: 95.4, imc: 33, hba1c: 9.5}
+    expect: {min: 0.30}
+  - name: woman born 1995, BMI 21, HbA1c 5.0 %
+    inputs: {sexe: F, date_naissance_annee: 1995, taille_m: 1.65, poids_kg: 57.2, imc: 21, hba1c: 5.0}
+    expect: {max: 0.15}
+`
+
+// governedPromotion walks the version through the policy: the promotion
+// to test is first refused (no clinical case written yet), then passes once
+// Dr Martin writes them; a membership-inference audit runs as a job before
+// integration; two clinicians sign off integration and production.
+func governedPromotion(as func(string) context.Context, a *app.App, out io.Writer, mv registry.Version, runID int64, baseURL string) error {
+	promote := func(env string) error {
+		p, err := a.Registry.Promote(as("marc"), Model, mv.Version, env)
+		var ref *registry.RefusedError
+		if errors.As(err, &ref) {
+			p = ref.Promotion
+		} else if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "  %s → %s: %s\n", p.From, p.To, strings.ToUpper(p.Outcome))
+		for _, g := range p.Gates {
+			verdict := "FAIL"
+			if g.Pass {
+				verdict = "pass"
+			}
+			line := fmt.Sprintf("    %s  %s: %s (need %s)", verdict, g.Gate, g.Value, g.Threshold)
+			if !g.Pass && g.Detail != "" {
+				line += " — " + g.Detail
+			}
+			fmt.Fprintln(out, line)
+		}
+		return err
+	}
+	if err := promote("dev"); err != nil {
+		return err
+	}
+	existing, err := a.Registry.Cases(as("marc"), Project, Model)
+	if err != nil {
+		return err
+	}
+	if len(existing) == 0 { // first run: show the gate failing, then fixed
+		if err := promote("test"); err == nil {
+			return fmt.Errorf("the promotion to test passed without clinical test cases")
+		}
+		if _, err := a.Registry.SetCases(as("claire"), Project, Model, []byte(Cases)); err != nil {
+			return err
+		}
+		fmt.Fprintln(out, "  claire writes two clinical test cases (hygie model cases "+Model+" --set cases.yaml); marc promotes again:")
+	}
+	if err := promote("test"); err != nil {
+		return err
+	}
+	j, err := train.SubmitAudit(as("marc"), a.Runs, a.Jobs, a.Executable, train.AuditSpec{Project: Project, RunID: runID, Resamples: 500, Seed: 1},
+		jobs.Request{TrackingURI: baseURL})
+	if err != nil {
+		return err
+	}
+	if j, err = a.Jobs.Wait(as("marc"), j.ID); err != nil {
+		return err
+	}
+	if j.State != jobs.Succeeded {
+		return fmt.Errorf("privacy audit job %d %s: %s", j.ID, j.State, j.Message)
+	}
+	ar, err := a.Runs.Get(as("marc"), *j.RunID)
+	if err != nil {
+		return err
+	}
+	m := ar.Metrics
+	fmt.Fprintf(out, "  membership-inference audit (job %d, run %d): attack AUC %.3f [%.3f–%.3f], advantage %.3f [%.3f–%.3f]\n", j.ID, ar.ID,
+		m["mia_auc"], m["mia_auc_ci_low"], m["mia_auc_ci_high"], m["mia_advantage"], m["mia_advantage_ci_low"], m["mia_advantage_ci_high"])
+	for _, env := range []string{"integration", "production"} {
+		for _, who := range []string{"claire", "chloe"} {
+			if _, err := a.Registry.SignOff(as(who), Model, mv.Version, env, "calibration, subgroups and clinical cases reviewed"); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintf(out, "  claire and chloe sign version %d off for %s\n", mv.Version, env)
+		if err := promote(env); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -84,7 +84,7 @@ func (s *Server) AddAPI(svc Services) {
 		Route{Method: "GET", Pattern: "/api/v1/projects/{project}/runs/{run}", Summary: "A run with params, metrics and artifacts", Tag: model, Scope: Project, Perm: auth.PermRunRead, Handler: a.getRun},
 		Route{Method: "GET", Pattern: "/api/v1/projects/{project}/models", Summary: "Model versions and their environments", Tag: model, Scope: Project, Perm: auth.PermModelRead, Handler: a.listModels},
 		Route{Method: "POST", Pattern: "/api/v1/projects/{project}/models", Summary: "Register a run's model as a new model version", Tag: model, Scope: Project, Perm: auth.PermModelWrite, Handler: a.registerModel},
-		Route{Method: "POST", Pattern: "/api/v1/projects/{project}/models/{model}/versions/{version}/promote", Summary: "Promote to the next environment, checking the gates", Tag: model, Scope: Project, Perm: auth.PermModelPromote, Handler: a.promote},
+		Route{Method: "POST", Pattern: "/api/v1/projects/{project}/models/{model}/versions/{version}/promote", Summary: "Promote to the next environment, checking the gates (body: {\"to\", \"override_reason\"}); 409 with the promotion report when refused", Tag: model, Scope: Project, Perm: auth.PermModelPromote, Handler: a.promote},
 		Route{Method: "GET", Pattern: "/api/v1/projects/{project}/gates", Summary: "Validation gate rules", Tag: model, Scope: Project, Perm: auth.PermModelRead, Handler: a.listGates},
 		Route{Method: "PUT", Pattern: "/api/v1/projects/{project}/gates", Summary: "Set a validation gate rule", Tag: model, Scope: Project, Perm: auth.PermProjectManage, Handler: a.setGate},
 		Route{Method: "GET", Pattern: "/api/v1/projects/{project}/predictions", Summary: "Latest logged predictions", Tag: model, Scope: Project, Perm: auth.PermPredictionsRead, Handler: a.listPredictions},
@@ -563,7 +563,8 @@ func (a *api) registerModel(w http.ResponseWriter, r *http.Request) error {
 
 func (a *api) promote(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
-		To string `json:"to"`
+		To       string `json:"to"`
+		Override string `json:"override_reason"` // project admins: promote past failing gates
 	}
 	if err := DecodeJSON(r, &in); err != nil {
 		return err
@@ -576,7 +577,15 @@ func (a *api) promote(w http.ResponseWriter, r *http.Request) error {
 	if p, err := a.Registry.ProjectOfModel(r.Context(), name); err != nil || p != r.PathValue("project") {
 		return errs.NotFoundf("model %q not found in project %q", name, r.PathValue("project"))
 	}
-	p, err := a.Registry.Promote(r.Context(), name, n, in.To)
+	var p registry.Promotion
+	if in.Override != "" {
+		p, err = a.Registry.PromoteOverride(r.Context(), name, n, in.To, in.Override)
+	} else {
+		p, err = a.Registry.Promote(r.Context(), name, n, in.To)
+	}
+	if done, werr := writeRefusal(w, r, err); done {
+		return werr
+	}
 	if err != nil {
 		return err
 	}

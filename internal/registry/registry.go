@@ -15,9 +15,11 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hygie-health/hygie/internal/audit"
+	"github.com/hygie-health/hygie/internal/auth"
 	"github.com/hygie-health/hygie/internal/db"
 	"github.com/hygie-health/hygie/internal/errs"
 	hmodel "github.com/hygie-health/hygie/internal/model"
@@ -73,20 +75,35 @@ type Rule struct {
 
 func (r Rule) String() string { return fmt.Sprintf("%s %s %g", r.Metric, r.Op, r.Threshold) }
 
-// Promotion records one promotion attempt.
+// Promotion is the report of one promotion attempt: every gate checked,
+// the outcome, and an override's reason if an admin forced it.
 type Promotion struct {
-	From    string   `json:"from"`
-	To      string   `json:"to"`
-	Outcome string   `json:"outcome"` // success or denied
-	Checks  []string `json:"checks"`
+	ID       int64        `json:"id"`
+	Model    string       `json:"model"`
+	Version  int          `json:"version"`
+	From     string       `json:"from"`
+	To       string       `json:"to"`
+	Outcome  string       `json:"outcome"` // success, denied, override or rollback
+	Gates    []GateResult `json:"gates"`
+	Checks   []string     `json:"checks"` // the gates, one line each
+	Override string       `json:"override_reason,omitempty"`
+	By       string       `json:"by"`
+	At       time.Time    `json:"at"`
 }
+
+// Outcomes of a promotion besides audit.Success and audit.Denied.
+const (
+	OutcomeOverride = "override"
+	OutcomeRollback = "rollback"
+)
 
 // Service manages the registry.
 type Service struct {
-	db    *db.DB
-	runs  *track.Service
-	audit *audit.Log
-	now   func() time.Time
+	db       *db.DB
+	runs     *track.Service
+	audit    *audit.Log
+	now      func() time.Time
+	webhooks sync.WaitGroup
 }
 
 // NewService returns the registry service.
@@ -251,57 +268,79 @@ func (s *Service) Gates(ctx context.Context, project string) ([]Rule, error) {
 	return out, rows.Err()
 }
 
-// Promote moves a version one environment forward (to must be the next one),
-// after checking every gate rule of the project against the version's run
-// metrics. A refused promotion changes nothing but is recorded and audited.
-// Promoting to production archives the version that was there.
+// Promote moves a version one environment forward (to must be the next
+// one) after checking the project's metric rules and its policy's gates
+// for the target environment. The principal needs model.promote. A refused
+// promotion changes nothing but is recorded, audited and notified; promoting
+// to production archives the version that was there.
 func (s *Service) Promote(ctx context.Context, model string, version int, to string) (Promotion, error) {
+	return s.promote(ctx, model, version, to, "")
+}
+
+// PromoteOverride promotes past failing gates. Only a project admin
+// (project.manage) may, with a written reason; the promotion is recorded
+// and audited as an override, with every gate's result.
+func (s *Service) PromoteOverride(ctx context.Context, model string, version int, to, reason string) (Promotion, error) {
+	if strings.TrimSpace(reason) == "" {
+		return Promotion{}, errs.Invalidf("an override needs a reason")
+	}
+	return s.promote(ctx, model, version, to, reason)
+}
+
+func (s *Service) promote(ctx context.Context, model string, version int, to, override string) (Promotion, error) {
 	v, err := s.Version(ctx, model, version)
 	if err != nil {
 		return Promotion{}, err
 	}
+	target := fmt.Sprintf("model:%s/%d", model, version)
+	refuse := func(err error) (Promotion, error) {
+		s.audit.Append(ctx, audit.Event{Action: "model.promote", Project: v.Project, Target: target, Outcome: audit.Denied,
+			Detail: audit.MarshalDetail(map[string]any{"from": v.Environment, "to": to, "reason": errs.MessageOf(err)})})
+		return Promotion{}, err
+	}
+	perm := auth.PermModelPromote
+	if override != "" {
+		perm = auth.PermProjectManage
+	}
+	if err := auth.Require(ctx, v.Project, perm); err != nil {
+		return refuse(err)
+	}
 	i := slices.Index(Environments, v.Environment)
 	j := slices.Index(Environments, to)
 	if j < 0 || to == "none" {
-		return Promotion{}, errs.Invalidf("environment %q: want one of dev, test, integration, production", to)
+		return refuse(errs.Invalidf("environment %q: want one of dev, test, integration, production", to))
 	}
 	if i < 0 || j != i+1 {
-		return Promotion{}, errs.Conflictf("model %s version %d is in %s: it can only be promoted to the next environment (order: dev → test → integration → production)", model, version, v.Environment)
+		return refuse(errs.Conflictf("model %s version %d is in %s: it can only be promoted to the next environment (order: dev → test → integration → production), each with its gates", model, version, v.Environment))
 	}
-	p := Promotion{From: v.Environment, To: to, Outcome: audit.Success}
+	pol, err := s.Policy(ctx, v.Project)
+	if err != nil {
+		return Promotion{}, err
+	}
 	rules, err := s.Gates(ctx, v.Project)
 	if err != nil {
-		return p, err
+		return Promotion{}, err
 	}
-	var metrics map[string]float64
-	if v.RunID != nil {
-		run, err := s.runs.Get(ctx, *v.RunID)
-		if err != nil {
-			return p, err
-		}
-		metrics = run.Metrics
+	p := Promotion{Model: model, Version: version, From: v.Environment, To: to, Outcome: audit.Success, By: audit.ActorFrom(ctx), At: s.now().UTC()}
+	if p.Gates, err = s.evaluateGates(ctx, v, to, pol, rules); err != nil {
+		return Promotion{}, err
 	}
-	for _, r := range rules {
-		got, ok := metrics[r.Metric]
-		pass := ok && ((r.Op == "<=" && got <= r.Threshold) || (r.Op == ">=" && got >= r.Threshold))
-		switch {
-		case !ok:
-			p.Checks = append(p.Checks, fmt.Sprintf("FAIL %s: the run has no metric %q", r, r.Metric))
-		case pass:
-			p.Checks = append(p.Checks, fmt.Sprintf("pass %s (got %.6g)", r, got))
-		default:
-			p.Checks = append(p.Checks, fmt.Sprintf("FAIL %s (got %.6g)", r, got))
-		}
-		if !pass {
+	for _, g := range p.Gates {
+		p.Checks = append(p.Checks, g.String())
+		if !g.Pass {
 			p.Outcome = audit.Denied
 		}
 	}
-	if len(rules) == 0 {
-		p.Checks = append(p.Checks, "no gate rule set for the project")
+	if len(p.Gates) == 0 {
+		p.Checks = append(p.Checks, "no gate for "+to+" in the project's policy")
 	}
+	if override != "" {
+		p.Outcome, p.Override = OutcomeOverride, override
+	}
+	report, _ := json.Marshal(p)
 	detail := strings.Join(p.Checks, "; ")
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {
-		if p.Outcome == audit.Success {
+		if p.Outcome != audit.Denied {
 			if to == "production" {
 				if _, err := tx.Exec(ctx, `UPDATE model_versions SET environment = 'archived' WHERE model_id = (SELECT model_id FROM model_versions WHERE id = ?) AND environment = 'production'`, v.ID); err != nil {
 					return err
@@ -315,18 +354,118 @@ func (s *Service) Promote(ctx context.Context, model string, version int, to str
 				return errs.Conflictf("model %s version %d changed environment meanwhile; try again", model, version)
 			}
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO promotions (model_version_id, from_env, to_env, outcome, detail, at, by_user) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			v.ID, v.Environment, to, p.Outcome, detail, s.now().UTC(), audit.ActorFrom(ctx)); err != nil {
+		if err := tx.QueryRow(ctx, `INSERT INTO promotions (model_version_id, from_env, to_env, outcome, detail, report, at, by_user) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			v.ID, v.Environment, to, p.Outcome, detail, string(report), p.At, p.By).Scan(&p.ID); err != nil {
 			return err
 		}
-		return s.audit.AppendTx(ctx, tx, audit.Event{Action: "model.promote", Project: v.Project, Target: fmt.Sprintf("model:%s/%d", model, version),
-			Outcome: p.Outcome, Detail: audit.MarshalDetail(map[string]any{"from": v.Environment, "to": to, "checks": p.Checks})})
+		action := "model.promote"
+		if override != "" {
+			action = "model.promote.override"
+		}
+		outcome := audit.Success
+		if p.Outcome == audit.Denied {
+			outcome = audit.Denied
+		}
+		return s.audit.AppendTx(ctx, tx, audit.Event{Action: action, Project: v.Project, Target: target, Outcome: outcome,
+			Detail: audit.MarshalDetail(map[string]any{"from": v.Environment, "to": to, "checks": p.Checks, "override_reason": override})})
 	})
 	if err != nil {
 		return p, err
 	}
-	if p.Outcome != audit.Success {
-		return p, errs.Conflictf("promotion of %s version %d to %s refused by the gates: %s", model, version, to, detail)
+	s.notify(ctx, pol, v.Project, p)
+	if p.Outcome == audit.Denied {
+		return p, refused(p)
+	}
+	return p, nil
+}
+
+// RefusedError is a promotion refused by its gates (a conflict for errs
+// and HTTP); it carries the full report.
+type RefusedError struct {
+	Promotion Promotion
+	err       *errs.Error
+}
+
+func refused(p Promotion) *RefusedError {
+	var failing []string
+	for _, g := range p.Gates {
+		if !g.Pass {
+			failing = append(failing, g.String())
+		}
+	}
+	return &RefusedError{Promotion: p, err: errs.Conflictf("promotion of %s version %d to %s refused by the gates: %s", p.Model, p.Version, p.To, strings.Join(failing, "; "))}
+}
+
+func (e *RefusedError) Error() string { return e.err.Error() }
+func (e *RefusedError) Unwrap() error { return e.err }
+
+// Promotions lists a model's promotion reports, newest first.
+func (s *Service) Promotions(ctx context.Context, model string) ([]Promotion, error) {
+	return db.All(ctx, s.db, func(sc db.Scanner) (Promotion, error) {
+		var p Promotion
+		var report, detail string
+		if err := sc.Scan(&p.ID, &p.Version, &p.From, &p.To, &p.Outcome, &detail, &report, &p.At, &p.By); err != nil {
+			return p, err
+		}
+		if report != "" {
+			json.Unmarshal([]byte(report), &p)
+		} else if detail != "" {
+			p.Checks = strings.Split(detail, "; ")
+		}
+		p.Model, p.At = model, p.At.UTC()
+		return p, nil
+	}, `SELECT pr.id, mv.version, pr.from_env, pr.to_env, pr.outcome, pr.detail, pr.report, pr.at, pr.by_user FROM promotions pr
+		JOIN model_versions mv ON mv.id = pr.model_version_id JOIN models m ON m.id = mv.model_id WHERE m.name = ? ORDER BY pr.id DESC`, model)
+}
+
+// Rollback puts back in production the version that was there before the
+// current one, and archives the current one. The principal needs
+// model.promote; the rollback is recorded, audited and notified.
+func (s *Service) Rollback(ctx context.Context, model, reason string) (Promotion, error) {
+	cur, err := s.InEnvironment(ctx, model, "production")
+	if err != nil {
+		return Promotion{}, err
+	}
+	if err := auth.Require(ctx, cur.Project, auth.PermModelPromote); err != nil {
+		return Promotion{}, err
+	}
+	if strings.TrimSpace(reason) == "" {
+		return Promotion{}, errs.Invalidf("a rollback needs a reason")
+	}
+	var prevID int64
+	var prevVersion int
+	err = s.db.QueryRow(ctx, `SELECT mv.id, mv.version FROM promotions pr JOIN model_versions mv ON mv.id = pr.model_version_id
+		WHERE mv.model_id = (SELECT model_id FROM model_versions WHERE id = ?) AND pr.to_env = 'production' AND pr.outcome IN ('success', 'override', 'rollback')
+		AND mv.id <> ? AND mv.environment = 'archived' ORDER BY pr.id DESC LIMIT 1`, cur.ID, cur.ID).Scan(&prevID, &prevVersion)
+	if err != nil {
+		return Promotion{}, db.NotFound(err, "model %s has no earlier production version to roll back to", model)
+	}
+	p := Promotion{Model: model, Version: prevVersion, From: "archived", To: "production", Outcome: OutcomeRollback, Override: reason,
+		By: audit.ActorFrom(ctx), At: s.now().UTC(), Checks: []string{fmt.Sprintf("rollback from version %d: %s", cur.Version, reason)}}
+	report, _ := json.Marshal(p)
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		res, err := tx.Exec(ctx, `UPDATE model_versions SET environment = 'archived' WHERE id = ? AND environment = 'production'`, cur.ID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return errs.Conflictf("model %s changed meanwhile; try again", model)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE model_versions SET environment = 'production' WHERE id = ?`, prevID); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `INSERT INTO promotions (model_version_id, from_env, to_env, outcome, detail, report, at, by_user) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			prevID, "archived", "production", OutcomeRollback, p.Checks[0], string(report), p.At, p.By).Scan(&p.ID); err != nil {
+			return err
+		}
+		return s.audit.AppendTx(ctx, tx, audit.Event{Action: "model.rollback", Project: cur.Project, Target: fmt.Sprintf("model:%s/%d", model, prevVersion),
+			Outcome: audit.Success, Detail: audit.MarshalDetail(map[string]any{"from_version": cur.Version, "reason": reason})})
+	})
+	if err != nil {
+		return p, err
+	}
+	if pol, err := s.Policy(ctx, cur.Project); err == nil {
+		s.notify(ctx, pol, cur.Project, p)
 	}
 	return p, nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/hygie-health/hygie/internal/audit"
+	"github.com/hygie-health/hygie/internal/auth"
 	"github.com/hygie-health/hygie/internal/blob"
 	"github.com/hygie-health/hygie/internal/db"
 	"github.com/hygie-health/hygie/internal/db/dbtest"
@@ -26,7 +27,9 @@ type env struct {
 
 func newEnv(t *testing.T, d *db.DB) *env {
 	t.Helper()
-	ctx := audit.WithActor(context.Background(), "sam")
+	// sam is a scientist of both projects (model.write, model.promote).
+	ctx := auth.WithPrincipal(context.Background(), &auth.Principal{Username: "sam",
+		Roles: map[string][]auth.Role{"proj": {auth.RoleScientist}, "other": {auth.RoleScientist}}})
 	a := audit.New(d)
 	for _, p := range []string{"proj", "other"} {
 		if _, err := project.NewService(d, a).Create(ctx, p, "", ""); err != nil {
@@ -213,12 +216,12 @@ func TestPromoteGates(t *testing.T) {
 			pass    bool
 			detail  string // fragment of the recorded detail
 		}{
-			{"both pass", map[string]float64{"brier": 0.1, "auc": 0.8}, true, "pass brier <= 0.2"},
-			{"at the thresholds", map[string]float64{"brier": 0.2, "auc": 0.7}, true, "pass auc >= 0.7"},
-			{"metric above a <= threshold", map[string]float64{"brier": 0.3, "auc": 0.9}, false, "FAIL brier <= 0.2 (got 0.3)"},
-			{"metric below a >= threshold", map[string]float64{"brier": 0.1, "auc": 0.6}, false, "FAIL auc >= 0.7 (got 0.6)"},
-			{"missing metric", map[string]float64{"brier": 0.1}, false, `no metric "auc"`},
-			{"no metrics at all", nil, false, `no metric "brier"`},
+			{"both pass", map[string]float64{"brier": 0.1, "auc": 0.8}, true, "pass metric brier: 0.1 (need <= 0.2)"},
+			{"at the thresholds", map[string]float64{"brier": 0.2, "auc": 0.7}, true, "pass metric auc: 0.7 (need >= 0.7)"},
+			{"metric above a <= threshold", map[string]float64{"brier": 0.3, "auc": 0.9}, false, "FAIL metric brier: 0.3 (need <= 0.2)"},
+			{"metric below a >= threshold", map[string]float64{"brier": 0.1, "auc": 0.6}, false, "FAIL metric auc: 0.6 (need >= 0.7)"},
+			{"missing metric", map[string]float64{"brier": 0.1}, false, "the run has no metric auc"},
+			{"no metrics at all", nil, false, "the run has no metric brier"},
 		}
 		for i, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {

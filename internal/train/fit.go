@@ -197,6 +197,11 @@ func Fit(t *model.Table, spec Spec, tr Tracker, log io.Writer) (*Outcome, error)
 		"split": how, "seed": strconv.FormatInt(spec.Seed, 10), "train_rows": strconv.Itoa(len(trainRows)),
 		"test_rows": strconv.Itoa(len(testRows)), "bootstrap_resamples": strconv.Itoa(spec.Resamples),
 		"confidence_level": strconv.FormatFloat(spec.Level, 'g', -1, 64),
+		// The split's inputs, so that an audit can find the training rows again (LockedSplit).
+		"split_seed": strconv.FormatInt(spec.SplitSeed, 10), "split_column": spec.SplitColumn,
+	}
+	if spec.SplitColumn == "" {
+		params["test_fraction"] = strconv.FormatFloat(spec.TestFraction, 'g', -1, 64)
 	}
 	if binary {
 		params["positive"] = pb.Target.Positive

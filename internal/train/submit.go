@@ -71,12 +71,15 @@ func JobMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// MainIfJob lets a test binary act as hygie for training jobs: called first
-// in TestMain, it runs the job and exits when the binary was started as
-// `BINARY train-job --spec JSON` (jobs run App.Executable, the test binary
-// under go test).
+// MainIfJob lets a test binary act as hygie for training and audit jobs:
+// called first in TestMain, it runs the job and exits when the binary was
+// started as `BINARY train-job --spec JSON` or `BINARY audit-job --spec
+// JSON` (jobs run App.Executable, the test binary under go test).
 func MainIfJob() {
 	if len(os.Args) > 1 && os.Args[1] == JobCommand {
 		os.Exit(JobMain(context.Background(), os.Args[2:], os.Stdout, os.Stderr))
+	}
+	if len(os.Args) > 1 && os.Args[1] == AuditJobCommand {
+		os.Exit(AuditJobMain(context.Background(), os.Args[2:], os.Stdout, os.Stderr))
 	}
 }

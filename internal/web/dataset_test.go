@@ -101,7 +101,9 @@ func TestNoIdentifyingValueOnAnyPage(t *testing.T) {
 	e := newEnv(t)
 	paths := []string{"/", "/projects/sepsis", "/projects/sepsis/audit", "/admin/audit", "/admin/audit?action=dataset.*",
 		"/projects/sepsis/datasets/admissions", "/projects/sepsis/datasets/admissions?v=1",
-		"/projects/sepsis/datasets/admissions_pseudo", "/projects/sepsis/datasets/icu_vitals"}
+		"/projects/sepsis/datasets/admissions_pseudo", "/projects/sepsis/datasets/icu_vitals",
+		"/projects/sepsis/models", "/projects/sepsis/models/sepsis-risk/versions/1", "/projects/sepsis/models/sepsis-risk/versions/1/card",
+		"/projects/sepsis/models/sepsis-risk/cases", "/projects/sepsis/policy"}
 	pages := 0
 	for _, u := range []string{"admin", "alice", "victor", "carla", "nora", "sam"} {
 		c := e.session(u)

@@ -41,6 +41,22 @@ var funcs = template.FuncMap{
 	"add": func(a, b int) int { return a + b },
 	// value shows a model input: a number compactly, a category as is.
 	"value": anyValue,
+	// fixed3 shows a number (or the number a pointer holds) with three
+	// decimals, as model cards do.
+	"fixed3": fixed3,
+}
+
+// fixed3 formats a float64 or *float64 with three decimals ("—" for nil).
+func fixed3(v any) string {
+	switch x := v.(type) {
+	case float64:
+		return strconv.FormatFloat(x, 'f', 3, 64)
+	case *float64:
+		if x != nil {
+			return strconv.FormatFloat(*x, 'f', 3, 64)
+		}
+	}
+	return "—"
 }
 
 // formatNumber shows a metric or feature value compactly: integers in
@@ -124,7 +140,7 @@ func badgeClass(s string) string {
 	switch s {
 	case "identifying", "denied", "failed", "killed", "broken", "cancelled":
 		return "badge badge-danger"
-	case "pseudonymized", "failure", "running", "test", "integration":
+	case "pseudonymized", "failure", "running", "test", "integration", "override", "rollback":
 		return "badge badge-warn"
 	case "anonymized", "success", "finished", "succeeded", "production", "ok":
 		return "badge badge-ok"

@@ -131,6 +131,7 @@ type runData struct {
 	JobURL    string
 	Eval      *evalView
 	EvalErr   string
+	Models    []modelVersionRow // model versions registered from the run
 }
 
 type artifactRow struct {
@@ -215,6 +216,17 @@ func (u *UI) runPage(w http.ResponseWriter, r *http.Request) error {
 			if j.RunID != nil && *j.RunID == run.ID {
 				d.Job, d.JobURL = &j, jobURL(name, j.ID)
 				break
+			}
+		}
+	}
+	if p.Can(name, auth.PermModelRead) {
+		vs, err := u.d.Registry.ListVersions(ctx, name)
+		if err != nil {
+			return err
+		}
+		for _, v := range vs {
+			if v.RunID != nil && *v.RunID == run.ID {
+				d.Models = append(d.Models, u.newVersionRow(p, v))
 			}
 		}
 	}

@@ -4,9 +4,12 @@
 // version's page (versions, schema, lineage, profile, and a form applying a
 // recipe), a project's runs (a run's params, metrics charted by step or by
 // fold, artifacts, lineage, evaluation report with its curves; several runs
-// side by side), its jobs (state, output, cancel), and the audit log. It is plain HTML forms rendered with
-// html/template, one small embedded stylesheet, charts as inline SVG, and no
-// JavaScript, so it works in locked-down hospital browsers.
+// side by side), its jobs (state, output, cancel), model governance (a
+// model version's promotion reports, sign-offs, clinical cases and model
+// card; the project's gate policy), and the audit log. It is plain HTML
+// forms rendered with html/template, one small embedded stylesheet, charts
+// as inline SVG, and no JavaScript, so it works in locked-down hospital
+// browsers.
 //
 // Its routes join the httpapi route table, so the same per-route policy
 // (deny by default), authentication and same-origin checks guard them. Pages
@@ -91,7 +94,7 @@ type UI struct {
 }
 
 // pageNames are the templates under templates/ rendered inside layout.html.
-var pageNames = []string{"login", "home", "project", "dataset", "audit", "error", "risk", "dp", "deid", "vault", "runs", "run", "compare", "jobs", "job"}
+var pageNames = []string{"login", "home", "project", "dataset", "audit", "error", "risk", "dp", "deid", "vault", "runs", "run", "compare", "jobs", "job", "models", "version", "card", "policy", "cases"}
 
 // New parses the embedded templates once and returns the UI.
 func New(d Deps) (*UI, error) {
@@ -155,7 +158,7 @@ func (u *UI) Routes() []httpapi.Route {
 		{Method: "POST", Pattern: "/projects/{project}/vault", Summary: "Re-identify a pseudonym (form: pseudonym, reason, domain): the original value, in this answer only; audited with the reason, rate-limited", Tag: tag,
 			Scope: httpapi.Project, Perm: auth.PermVaultOpen, Web: true, Handler: u.vaultOpen},
 		{Method: "GET", Pattern: "/admin/audit", Summary: "All audit events and the chain's verification", Tag: tag, Scope: httpapi.Instance, Perm: auth.PermAuditReadAll, Web: true, Handler: u.adminAudit},
-	}, append(u.privacyRoutes(tag), u.runRoutes(tag)...)...)
+	}, append(append(u.privacyRoutes(tag), u.runRoutes(tag)...), u.governanceRoutes(tag)...)...)
 }
 
 // style serves the embedded stylesheet. Pages link it with a content

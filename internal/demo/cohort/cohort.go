@@ -53,7 +53,7 @@ func readmissionLogit(p *Patient) float64 {
 	if p.Sex == "M" {
 		male = 1
 	}
-	return -2.6 + 0.05*(age-55) + 0.12*(p.BMI-25) + 1.4*(p.HbA1c-5.8) + 0.4*male
+	return -3.0 + 0.06*(age-55) + 0.15*(p.BMI-25) + 1.8*(p.HbA1c-5.8) + 0.5*male
 }
 
 // cohortStream is the PCG stream used by Generate; changing it changes every
