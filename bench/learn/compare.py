@@ -1,14 +1,15 @@
 #!/usr/bin/python3
-"""Helpers for compare.sh (Debian's python3 + python3-sklearn).
+"""scikit-learn side of compare.sh (Debian's python3 + python3-sklearn, pandas).
 
   compare.py split ADULT.csv OUTDIR SEED       -> OUTDIR/train.csv, OUTDIR/test.csv (70/30)
-  compare.py auc TEST.csv PRED.csv             -> ROC AUC of hygie's predictions
-  compare.py sklearn OUTDIR TREES LEAVES LR    -> sklearn figures (JSON lines)
+  compare.py table TRAIN TEST SEP TARGET POSITIVE LEARNER TREES LEAVES LR RUNS
+      -> one JSON line for LEARNER (gbdt or logistic), with the inputs built
+         like `go run ./bench/learn fit` builds hygie's (see bench/learn/main.go)
 """
 import json, sys, time, statistics
 import numpy as np
 
-SEP, TARGET, POS = ";", "salary-class", ">50K"
+SEP = ";"
 
 def read(path):
     import csv
@@ -29,74 +30,77 @@ def cmd_split(src, out, seed):
             for i in part:
                 w.writerow(rows[i])
 
-def target(path):
-    header, rows = read(path)
-    j = header.index(TARGET)
-    return np.array([1 if r[j] == POS else 0 for r in rows])
+def load(path, sep):
+    import pandas as pd
+    return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_filter=False)
 
-def cmd_auc(test, pred):
+def cmd_table(train, test, sep, target_col, positive, learner, trees, leaves, lr, runs):
+    """Same columns as bench/learn/main.go: numeric when every non-empty
+    training cell parses, else categorical (sorted distinct non-empty values);
+    empty cells missing."""
+    import pandas as pd
     from sklearn.metrics import roc_auc_score
-    import csv
-    with open(pred, newline="") as f:
-        p = [float(r["prediction"]) for r in csv.DictReader(f)]
-    print("%.6f" % roc_auc_score(target(test), p))
-
-def features(path, cats=None):
-    header, rows = read(path)
-    cols = [c for c in header if c != TARGET]
-    data = {c: [r[header.index(c)] for r in rows] for c in cols}
-    numeric = {}
+    tr, te = load(train, sep), load(test, sep)
+    ytr = (tr[target_col] == positive).to_numpy().astype(int)
+    yte = (te[target_col] == positive).to_numpy().astype(int)
+    cols, cats, means = [c for c in tr.columns if c != target_col], {}, {}
     for c in cols:
+        v = tr[c][tr[c] != ""]
         try:
-            numeric[c] = np.array([float(v) for v in data[c]])
+            means[c] = v.astype(float).mean()
         except ValueError:
-            pass
-    if cats is None:
-        cats = {c: sorted(set(data[c])) for c in cols if c not in numeric}
-    return cols, data, numeric, cats
-
-def cmd_sklearn(out, trees, leaves, lr):
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import roc_auc_score
-    cols, dtr, ntr, cats = features(f"{out}/train.csv")
-    _, dte, nte, _ = features(f"{out}/test.csv", cats)
-    ytr, yte = target(f"{out}/train.csv"), target(f"{out}/test.csv")
-    def ordinal(d, n):
+            cats[c] = sorted(set(v))
+    def raw(d):
         X = []
         for c in cols:
-            if c in n:
-                X.append(n[c])
+            if c in cats:
+                X.append(pd.Categorical(d[c], categories=cats[c]).codes.astype(float))
+                X[-1][X[-1] < 0] = np.nan
             else:
-                code = {v: i for i, v in enumerate(cats[c])}
-                X.append(np.array([code.get(v, np.nan) for v in d[c]], dtype=float))
+                X.append(pd.to_numeric(d[c].replace("", np.nan), errors="raise").to_numpy(dtype=float))
         return np.column_stack(X)
-    def onehot(d, n):
-        X = []
-        for c in cols:
-            if c in n:
-                X.append(n[c][:, None])
-            else:
-                a = np.array(d[c])
-                X.append(np.column_stack([(a == v).astype(float) for v in cats[c]]))
-        return np.hstack(X)
-    mask = [c not in ntr for c in cols]
-    Xtr, Xte = ordinal(dtr, ntr), ordinal(dte, nte)
-    times, auc = [], None
-    for _ in range(3):
-        m = HistGradientBoostingClassifier(max_iter=int(trees), max_leaf_nodes=int(leaves), learning_rate=float(lr),
-                                           min_samples_leaf=20, l2_regularization=0.0, max_bins=255,
-                                           categorical_features=mask, early_stopping=False, random_state=0)
-        t = time.perf_counter(); m.fit(Xtr, ytr); times.append(time.perf_counter() - t)
-        auc = roc_auc_score(yte, m.predict_proba(Xte)[:, 1])
-    print(json.dumps({"learner": "sklearn HistGradientBoostingClassifier", "auc": auc, "fit_seconds_median": statistics.median(times)}))
-    Otr, Ote = onehot(dtr, ntr), onehot(dte, nte)
-    times = []
-    for _ in range(3):
-        m = LogisticRegression(C=1.0, max_iter=5000, solver="lbfgs")
-        t = time.perf_counter(); m.fit(Otr, ytr); times.append(time.perf_counter() - t)
-        auc = roc_auc_score(yte, m.predict_proba(Ote)[:, 1])
-    print(json.dumps({"learner": "sklearn LogisticRegression(lbfgs, C=1)", "auc": auc, "fit_seconds_median": statistics.median(times), "n_iter": int(m.n_iter_[0])}))
+    def design(X):
+        parts = []
+        for k, c in enumerate(cols):
+            if c not in cats:
+                x = X[:, k].copy()
+                x[np.isnan(x)] = means[c]
+                parts.append(x[:, None])
+        for k, c in enumerate(cols):
+            if c in cats:
+                oh = np.zeros((len(X), len(cats[c])))
+                ok = ~np.isnan(X[:, k])
+                oh[np.nonzero(ok)[0], X[ok, k].astype(int)] = 1
+                parts.append(oh)
+        return np.hstack(parts)
+    Xtr, Xte = raw(tr), raw(te)
+    del tr, te
+    times, cpus, out = [], [], {"rows_train": len(Xtr), "rows_test": len(Xte)}
+    if learner == "gbdt":
+        from sklearn.ensemble import HistGradientBoostingClassifier
+        mask = [c in cats for c in cols]
+        for _ in range(int(runs)):
+            m = HistGradientBoostingClassifier(max_iter=int(trees), max_leaf_nodes=int(leaves), learning_rate=float(lr),
+                                               min_samples_leaf=20, l2_regularization=0.0, max_bins=255,
+                                               categorical_features=mask, early_stopping=False, random_state=0)
+            t, c = time.perf_counter(), time.process_time(); m.fit(Xtr, ytr)
+            times.append(time.perf_counter() - t); cpus.append(time.process_time() - c)
+        out["learner"] = "sklearn HistGradientBoostingClassifier (max_iter %s, max_leaf_nodes %s, lr %s)" % (trees, leaves, lr)
+        out["auc"] = roc_auc_score(yte, m.predict_proba(Xte)[:, 1])
+    else:
+        from sklearn.linear_model import LogisticRegression
+        Dtr, Dte = design(Xtr), design(Xte)
+        for _ in range(int(runs)):
+            m = LogisticRegression(C=1.0, max_iter=5000, solver="lbfgs")
+            t, c = time.perf_counter(), time.process_time(); m.fit(Dtr, ytr)
+            times.append(time.perf_counter() - t); cpus.append(time.process_time() - c)
+        out["learner"] = "sklearn LogisticRegression (lbfgs, C 1)"
+        out["auc"] = roc_auc_score(yte, m.predict_proba(Dte)[:, 1])
+        out["features"], out["n_iter"] = Dtr.shape[1], int(m.n_iter_[0])
+    # wall and CPU (process_time: all threads, user+system) seconds of fit()
+    out["fit_seconds"], out["fit_seconds_median"] = times, statistics.median(times)
+    out["fit_cpu_seconds"], out["fit_cpu_seconds_median"] = cpus, statistics.median(cpus)
+    print(json.dumps(out))
 
 if __name__ == "__main__":
-    {"split": cmd_split, "auc": cmd_auc, "sklearn": cmd_sklearn}[sys.argv[1]](*sys.argv[2:])
+    {"split": cmd_split, "table": cmd_table}[sys.argv[1]](*sys.argv[2:])

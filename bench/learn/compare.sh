@@ -1,37 +1,47 @@
 #!/bin/sh
-# Compare hygie's gbdt and logistic learners with scikit-learn on the Adult
-# data set (target salary-class, positive ">50K", 70/30 split, fixed seed).
-# Both sides single-threaded. Usage: bench/learn/compare.sh [TREES LEAVES LR]
-# Needs Go and Debian's /usr/bin/python3 with python3-sklearn.
+# Compare hygie's gbdt and logistic learners with scikit-learn's
+# HistGradientBoostingClassifier and LogisticRegression, side by side, both
+# single-threaded, on the Adult data set (70/30 split, fixed seed) and on a
+# synthetic table (1,000,000 rows by default, 80/20 split).
+#
+# Usage: bench/learn/compare.sh [adult|synth|all]
+# Environment: TREES LEAVES LR (gbdt, default 100 31 0.1), RUNS (fits timed
+# per learner, default 3), ROWS and SEED (synthetic table, default 1000000
+# and 1), ADULT (path of adult.csv).
+# Needs Go and Debian's /usr/bin/python3 with python3-sklearn and pandas.
 set -eu
-TREES=${1:-200} LEAVES=${2:-31} LR=${3:-0.1} SEED=${SEED:-42}
+WHAT=${1:-all}
+TREES=${TREES:-100} LEAVES=${LEAVES:-31} LR=${LR:-0.1} RUNS=${RUNS:-3}
+ROWS=${ROWS:-1000000} SEED=${SEED:-1}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-DATA=${ADULT:-/work/shared/data/adult/adult.csv}
+ADULT=${ADULT:-/work/shared/data/adult/adult.csv}
 PY=/usr/bin/python3
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 GOMAXPROCS=1
 
-(cd "$ROOT" && go build -o "$OUT/hygie" ./cmd/hygie)
-$PY "$ROOT/bench/learn/compare.py" split "$DATA" "$OUT" "$SEED"
-echo "data: $DATA, train $(($(wc -l <"$OUT/train.csv") - 1)) rows, test $(($(wc -l <"$OUT/test.csv") - 1)) rows, seed $SEED"
-echo "params: trees/max_iter=$TREES leaves/max_leaf_nodes=$LEAVES learning_rate=$LR min_samples_leaf=20"
+(cd "$ROOT" && go build -o "$OUT/learn" ./bench/learn)
+echo "# $(date -u +%FT%TZ) $(uname -m), $(getconf _NPROCESSORS_ONLN) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg); go $(go env GOVERSION), scikit-learn $($PY -c 'import sklearn; print(sklearn.__version__)')"
+echo "# gbdt: trees=$TREES leaves=$LEAVES learning_rate=$LR min_samples_leaf=20 max_bins=255 l2=0, no early stopping; logistic: L2=1 (C=1); $RUNS timed fits each"
 
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-
-bench() { # learner, params...
-	learner=$1; shift
-	: >"$OUT/times"
-	for i in 1 2 3; do
-		"$OUT/hygie" train --in "$OUT/train.csv" --sep ';' --target salary-class --positive '>50K' \
-			--learner "$learner" "$@" --model-out "$OUT/m.json" -o json >"$OUT/train.json"
-		$PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["seconds"])' "$OUT/train.json" >>"$OUT/times"
+side_by_side() { # dir sep target positive
+	for learner in gbdt logistic; do
+		"$OUT/learn" fit -train "$1/train.csv" -test "$1/test.csv" -sep "$2" -target "$3" -positive "$4" \
+			-learner $learner -trees "$TREES" -leaves "$LEAVES" -lr "$LR" -runs "$RUNS"
+		$PY "$ROOT/bench/learn/compare.py" table "$1/train.csv" "$1/test.csv" "$2" "$3" "$4" \
+			$learner "$TREES" "$LEAVES" "$LR" "$RUNS"
 	done
-	"$OUT/hygie" predict --model "$OUT/m.json" --in "$OUT/test.csv" --sep ';' --out "$OUT/pred.csv" >/dev/null
-	auc=$($PY "$ROOT/bench/learn/compare.py" auc "$OUT/test.csv" "$OUT/pred.csv")
-	echo "{\"learner\": \"hygie $learner\", \"auc\": $auc, \"fit_seconds_median\": $(median <"$OUT/times")}"
 }
 
-bench gbdt --param trees="$TREES" --param leaves="$LEAVES" --param learning_rate="$LR" --param min_samples_leaf=20
-bench logistic --param l2=1
-$PY "$ROOT/bench/learn/compare.py" sklearn "$OUT" "$TREES" "$LEAVES" "$LR"
+if [ "$WHAT" = adult ] || [ "$WHAT" = all ]; then
+	mkdir "$OUT/adult"
+	$PY "$ROOT/bench/learn/compare.py" split "$ADULT" "$OUT/adult" 42
+	echo "# adult: $ADULT, 70/30 split (seed 42)"
+	side_by_side "$OUT/adult" ';' salary-class '>50K'
+fi
+if [ "$WHAT" = synth ] || [ "$WHAT" = all ]; then
+	mkdir "$OUT/synth"
+	"$OUT/learn" gen -rows "$ROWS" -seed "$SEED" -out "$OUT/synth"
+	echo "# synthetic: $ROWS rows (seed $SEED), 80/20 split"
+	side_by_side "$OUT/synth" , y 1
+fi

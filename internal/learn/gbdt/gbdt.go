@@ -2,10 +2,11 @@
 //
 // Features are binned once into at most 255 bins plus one bin for missing
 // values (bin 0): numeric features on quantile bin edges (or midpoints
-// between distinct values when there are few), categorical features one bin
-// per category code. Trees grow leaf-wise (best-first): the leaf whose best
-// split has the largest gain is split next, until MaxLeaves leaves, MaxDepth
-// or no split with positive gain respecting MinSamplesLeaf remains. The
+// between distinct values when there are few) of at most 200 000 sampled
+// training rows, categorical features one bin per category code. Trees grow
+// leaf-wise (best-first): the leaf whose best split has the largest gain is
+// split next, until MaxLeaves leaves, MaxDepth or no split with positive
+// gain respecting MinSamplesLeaf remains. The
 // histogram of the larger child is the parent's minus the smaller child's
 // (the subtraction trick).
 //
@@ -18,9 +19,17 @@
 // for the squared loss in one scan. Categories not seen at training time,
 // and codes beyond the 255-bin limit, are treated as missing.
 //
+// Losses: squared error (regression), binary log-loss (targets 0/1) and the
+// multinomial log-loss (softmax) for K ≥ 2 classes, which grows K trees per
+// round, one per class, on the same binned data, starting from the log class
+// priors (scikit-learn's HistGradientBoostingClassifier does the same).
+//
 // Models serialise to versioned JSON ("hygie.gbdt/1") that does not depend on
 // the binning: numeric nodes keep a threshold (x <= Threshold goes left),
-// categorical nodes the set of codes going left.
+// categorical nodes the set of codes going left. Multinomial models keep
+// their trees per class in class_trees and their init scores in init_scores;
+// regression and binary models keep the single-output trees and init_score
+// fields, unchanged.
 package gbdt
 
 import (
@@ -47,6 +56,9 @@ const (
 const (
 	SquaredError = "squared_error"
 	LogLoss      = "log_loss"
+	// Multinomial is the multi-class log-loss (softmax): targets are the
+	// class indices 0..K-1 given as float64 values.
+	Multinomial = "multinomial"
 )
 
 // maxBins is the number of non-missing bins (bin 0 holds missing values).
@@ -69,7 +81,10 @@ type Params struct {
 	LearningRate   float64 // in (0, 1]
 	L2             float64 // ≥0
 	MaxBins        int     // 2..255
-	Loss           string  // SquaredError or LogLoss
+	Loss           string  // SquaredError, LogLoss or Multinomial
+	// Classes is the number of classes K for Multinomial: 0 infers it as
+	// 1 + the largest label. Ignored by the other losses.
+	Classes int
 	// EarlyStopping > 0 holds out ValidationFraction of the rows and stops
 	// after that many rounds without improving the validation loss, keeping
 	// the best number of trees.
@@ -102,8 +117,10 @@ func (p Params) Validate() error {
 		return errs.Invalidf("l2 must be a finite number ≥ 0, got %v", p.L2)
 	case p.MaxBins < 2 || p.MaxBins > maxBins:
 		return errs.Invalidf("max_bins must be in [2, 255], got %d", p.MaxBins)
-	case p.Loss != SquaredError && p.Loss != LogLoss:
-		return errs.Invalidf("loss must be %s or %s, got %q", SquaredError, LogLoss, p.Loss)
+	case p.Loss != SquaredError && p.Loss != LogLoss && p.Loss != Multinomial:
+		return errs.Invalidf("loss must be %s, %s or %s, got %q", SquaredError, LogLoss, Multinomial, p.Loss)
+	case p.Classes < 0 || p.Classes == 1:
+		return errs.Invalidf("classes must be 0 (inferred) or at least 2, got %d", p.Classes)
 	case p.EarlyStopping < 0:
 		return errs.Invalidf("early_stopping must be ≥ 0, got %d", p.EarlyStopping)
 	case p.EarlyStopping > 0 && !(p.ValidationFraction > 0 && p.ValidationFraction < 1):
@@ -136,7 +153,12 @@ type Model struct {
 	Features   []Feature `json:"features"`
 	InitScore  float64   `json:"init_score"`
 	Trees      []Tree    `json:"trees"`
-	Importance []float64 `json:"importance_gain"` // total split gain per feature
+	Importance []float64 `json:"importance_gain"` // total split gain per feature (summed over classes)
+	// Multinomial only: the number of classes, the initial score of each
+	// class (log prior) and the trees of each class, ClassTrees[class][round].
+	Classes    int       `json:"classes,omitempty"`
+	InitScores []float64 `json:"init_scores,omitempty"`
+	ClassTrees [][]Tree  `json:"class_trees,omitempty"`
 	// Optional metadata set by callers: the target column and, for log-loss,
 	// the target value counted as the positive class.
 	Target   string `json:"target,omitempty"`
@@ -175,8 +197,12 @@ func (t *Tree) predict(x []float64) float64 {
 	}
 }
 
-// Raw is the raw score (before the link function) of one row.
+// Raw is the raw score (before the link function) of one row; for a
+// multinomial model, the raw score of class 0 (see RawMulti).
 func (m *Model) Raw(x []float64) float64 {
+	if m.Loss == Multinomial {
+		return m.rawClass(x, 0)
+	}
 	s := m.InitScore
 	for i := range m.Trees {
 		s += m.Trees[i].predict(x)
@@ -184,12 +210,27 @@ func (m *Model) Raw(x []float64) float64 {
 	return s
 }
 
-// Predict returns the prediction for one row: the value for regression, the
-// probability of the positive class for log-loss. Categorical values are
-// codes; unknown codes and NaN count as missing.
-func (m *Model) Predict(x []float64) (float64, error) {
+func (m *Model) rawClass(x []float64, k int) float64 {
+	s := m.InitScores[k]
+	for i := range m.ClassTrees[k] {
+		s += m.ClassTrees[k][i].predict(x)
+	}
+	return s
+}
+
+// RawMulti appends the K raw class scores of one row (multinomial models) to
+// dst and returns it.
+func (m *Model) RawMulti(dst, x []float64) []float64 {
+	for k := 0; k < m.Classes; k++ {
+		dst = append(dst, m.rawClass(x, k))
+	}
+	return dst
+}
+
+// clean checks a row and maps unknown category codes to NaN.
+func (m *Model) clean(x []float64) ([]float64, error) {
 	if len(x) != len(m.Features) {
-		return 0, errs.Invalidf("row has %d values, the model has %d features", len(x), len(m.Features))
+		return nil, errs.Invalidf("row has %d values, the model has %d features", len(x), len(m.Features))
 	}
 	row := make([]float64, len(x))
 	for j, v := range x {
@@ -198,15 +239,84 @@ func (m *Model) Predict(x []float64) (float64, error) {
 			v = math.NaN()
 		}
 		if math.IsInf(v, 0) {
-			return 0, errs.Invalidf("feature %q is infinite", f.Name)
+			return nil, errs.Invalidf("feature %q is infinite", f.Name)
 		}
 		row[j] = v
 	}
-	r := m.Raw(row)
-	if m.Loss == LogLoss {
-		return sigmoid(r), nil
+	return row, nil
+}
+
+// Predict returns the prediction for one row: the value for regression, the
+// probability of the positive class for log-loss, the most probable class
+// index (0..K-1, as a float64) for multinomial. Categorical values are
+// codes; unknown codes and NaN count as missing.
+func (m *Model) Predict(x []float64) (float64, error) {
+	row, err := m.clean(x)
+	if err != nil {
+		return 0, err
 	}
-	return r, nil
+	switch m.Loss {
+	case LogLoss:
+		return sigmoid(m.Raw(row)), nil
+	case Multinomial:
+		best, bk := math.Inf(-1), 0
+		for k := 0; k < m.Classes; k++ {
+			if r := m.rawClass(row, k); r > best {
+				best, bk = r, k
+			}
+		}
+		return float64(bk), nil
+	}
+	return m.Raw(row), nil
+}
+
+// PredictProba returns the class probabilities of one row: K values for a
+// multinomial model, [1-p, p] for a binary log-loss model; an error for a
+// regression model.
+func (m *Model) PredictProba(x []float64) ([]float64, error) {
+	row, err := m.clean(x)
+	if err != nil {
+		return nil, err
+	}
+	switch m.Loss {
+	case LogLoss:
+		p := sigmoid(m.Raw(row))
+		return []float64{1 - p, p}, nil
+	case Multinomial:
+		out := m.RawMulti(make([]float64, 0, m.Classes), row)
+		softmax(out)
+		return out, nil
+	}
+	return nil, errs.Invalidf("a %s model has no class probabilities", m.Loss)
+}
+
+// PredictProbaBatch returns PredictProba of every row.
+func (m *Model) PredictProbaBatch(X [][]float64) ([][]float64, error) {
+	out := make([][]float64, len(X))
+	for i, x := range X {
+		p, err := m.PredictProba(x)
+		if err != nil {
+			return nil, errs.Invalidf("row %d: %s", i, errs.MessageOf(err))
+		}
+		out[i] = p
+	}
+	return out, nil
+}
+
+// softmax replaces the scores z by exp(z)/Σexp(z), in place.
+func softmax(z []float64) {
+	mx := math.Inf(-1)
+	for _, v := range z {
+		mx = math.Max(mx, v)
+	}
+	var s float64
+	for k, v := range z {
+		z[k] = math.Exp(v - mx)
+		s += z[k]
+	}
+	for k := range z {
+		z[k] /= s
+	}
 }
 
 // PredictBatch predicts every row.
@@ -234,18 +344,38 @@ func Unmarshal(b []byte) (*Model, error) {
 	if m.Format != Format {
 		return nil, errs.Invalidf("model format %q, want %q", m.Format, Format)
 	}
-	if m.Loss != SquaredError && m.Loss != LogLoss {
+	switch m.Loss {
+	case SquaredError, LogLoss:
+		if m.Classes != 0 || m.InitScores != nil || m.ClassTrees != nil {
+			return nil, errs.Invalidf("a %s model has per-class fields", m.Loss)
+		}
+	case Multinomial:
+		if m.Classes < 2 || len(m.InitScores) != m.Classes || len(m.ClassTrees) != m.Classes || len(m.Trees) != 0 {
+			return nil, errs.Invalidf("multinomial model: want %d ≥ 2 classes with one init score and one tree list each", m.Classes)
+		}
+	default:
 		return nil, errs.Invalidf("model loss %q unknown", m.Loss)
 	}
-	for ti, t := range m.Trees {
-		if len(t.Nodes) == 0 {
-			return nil, errs.Invalidf("tree %d is empty", ti)
-		}
-		for ni, n := range t.Nodes {
-			if n.Left != 0 && (n.Left <= ni || n.Right <= ni || n.Left >= len(t.Nodes) || n.Right >= len(t.Nodes) ||
-				n.Feature < 0 || n.Feature >= len(m.Features)) {
-				return nil, errs.Invalidf("tree %d node %d is malformed", ti, ni)
+	check := func(what string, trees []Tree) error {
+		for ti, t := range trees {
+			if len(t.Nodes) == 0 {
+				return errs.Invalidf("%stree %d is empty", what, ti)
 			}
+			for ni, n := range t.Nodes {
+				if n.Left != 0 && (n.Left <= ni || n.Right <= ni || n.Left >= len(t.Nodes) || n.Right >= len(t.Nodes) ||
+					n.Feature < 0 || n.Feature >= len(m.Features)) {
+					return errs.Invalidf("%stree %d node %d is malformed", what, ti, ni)
+				}
+			}
+		}
+		return nil
+	}
+	if err := check("", m.Trees); err != nil {
+		return nil, err
+	}
+	for k, ts := range m.ClassTrees {
+		if err := check(fmt.Sprintf("class %d ", k), ts); err != nil {
+			return nil, err
 		}
 	}
 	return &m, nil
@@ -278,7 +408,23 @@ func (b *binner) bin(v float64) uint8 {
 		}
 		return uint8(c + 1)
 	}
-	return uint8(1 + sort.SearchFloat64s(b.edges, v))
+	// the number of edges < v, by a branch-free binary search
+	e := b.edges
+	if len(e) == 0 {
+		return 1
+	}
+	base, n := 0, len(e)
+	for n > 1 {
+		half := n >> 1
+		if e[base+half] < v {
+			base += half
+		}
+		n -= half
+	}
+	if e[base] < v {
+		base++
+	}
+	return uint8(1 + base)
 }
 
 func newBinner(col []float64, cat bool, ncat, nb int) *binner {
@@ -340,7 +486,7 @@ type split struct {
 
 type leaf struct {
 	node       int
-	idx        []int
+	idx        []int32
 	depth      int
 	g, h       float64
 	hist       []histBin // nfeat*(maxBins+1)
@@ -352,34 +498,68 @@ type trainer struct {
 	p       Params
 	feats   []Feature
 	binners []*binner
-	bins    [][]uint8 // [feature][row]
-	g, h    []float64
+	bins    [][]uint8  // [feature][row], column-major
+	gh      []gradHess // gradients and hessians of the output being fitted
 	imp     []float64
-	gbuf    []float64 // scratch for buildHist
-	hbuf    []float64
+	nrows   int
+	ghbuf   []gradHess // scratch for buildHist
+	scratch []int32    // scratch for partitioning
+	free    [][]histBin
 }
 
 const stride = maxBins + 1
 
-func (t *trainer) buildHist(idx []int) []histBin {
-	nf := len(t.feats)
-	hist := make([]histBin, nf*stride)
-	// gather the gradients once so the per-feature loops read them in order
-	if cap(t.gbuf) < len(idx) {
-		t.gbuf, t.hbuf = make([]float64, len(idx)), make([]float64, len(idx))
+// gradHess is one row's gradient and hessian, side by side so that a
+// gather reads one cache line.
+type gradHess struct{ g, h float64 }
+
+func (t *trainer) newHist() []histBin {
+	if k := len(t.free); k > 0 {
+		h := t.free[k-1]
+		t.free = t.free[:k-1]
+		clear(h)
+		return h
 	}
-	gg, hh := t.gbuf[:len(idx)], t.hbuf[:len(idx)]
-	for k, i := range idx {
-		gg[k], hh[k] = t.g[i], t.h[i]
+	return make([]histBin, len(t.feats)*stride)
+}
+
+// buildHist sums gradients, hessians and counts per feature and bin over the
+// rows idx (ascending).
+func (t *trainer) buildHist(idx []int32) []histBin {
+	nf := len(t.feats)
+	hist := t.newHist()
+	// gather the gradients once so the per-feature loops read them in order
+	if cap(t.ghbuf) < len(idx) {
+		t.ghbuf = make([]gradHess, len(idx))
+	}
+	gh := t.ghbuf[:len(idx)]
+	all := len(idx) == t.nrows // the root without a validation split: rows 0..n-1
+	if all {
+		gh = t.gh[:len(idx)]
+	} else {
+		src := t.gh
+		for k, i := range idx {
+			gh[k] = src[i]
+		}
 	}
 	one := func(f int) {
-		hb := hist[f*stride : (f+1)*stride]
+		hb := (*[stride]histBin)(hist[f*stride : (f+1)*stride])
 		col := t.bins[f]
-		for k, i := range idx {
-			b := &hb[col[i]]
-			b.g += gg[k]
-			b.h += hh[k]
-			b.n++
+		if all {
+			col = col[:len(gh)]
+			for k, b := range col {
+				e := &hb[b]
+				e.g += gh[k].g
+				e.h += gh[k].h
+				e.n++
+			}
+			return
+		}
+		for k, i := range idx[:len(gh)] {
+			e := &hb[col[i]]
+			e.g += gh[k].g
+			e.h += gh[k].h
+			e.n++
 		}
 	}
 	if t.p.Workers > 1 && nf > 1 {
@@ -392,11 +572,49 @@ func (t *trainer) buildHist(idx []int) []histBin {
 		}
 		wg.Wait()
 	} else {
-		for f := 0; f < nf; f++ {
+		f := 0
+		for ; f+1 < nf; f += 2 {
+			t.two(hist, f, idx, gh, all)
+		}
+		for ; f < nf; f++ {
 			one(f)
 		}
 	}
 	return hist
+}
+
+// two adds the rows to the histograms of features f and f+1 in one pass:
+// each row's index and gradients are loaded once, and the two updates are
+// independent (the sums per bin are in the same order as one feature at a
+// time, so the result is identical).
+func (t *trainer) two(hist []histBin, f int, idx []int32, gh []gradHess, all bool) {
+	h0 := (*[stride]histBin)(hist[f*stride : (f+1)*stride])
+	h1 := (*[stride]histBin)(hist[(f+1)*stride : (f+2)*stride])
+	c0, c1 := t.bins[f], t.bins[f+1]
+	if all {
+		c0, c1 = c0[:len(gh)], c1[:len(gh)]
+		for k, b0 := range c0 {
+			g, h := gh[k].g, gh[k].h
+			e0, e1 := &h0[b0], &h1[c1[k]]
+			e0.g += g
+			e0.h += h
+			e0.n++
+			e1.g += g
+			e1.h += h
+			e1.n++
+		}
+		return
+	}
+	for k, i := range idx[:len(gh)] {
+		g, h := gh[k].g, gh[k].h
+		e0, e1 := &h0[c0[i]], &h1[c1[i]]
+		e0.g += g
+		e0.h += h
+		e0.n++
+		e1.g += g
+		e1.h += h
+		e1.n++
+	}
 }
 
 func (t *trainer) score(g, h float64) float64 { return g * g / (h + t.p.L2) }
@@ -503,26 +721,42 @@ func (t *trainer) findBest(l *leaf) {
 	}
 }
 
-func (t *trainer) goesLeft(s *split, i int) bool {
-	b := t.bins[s.feature][i]
-	if b == 0 {
-		return s.missingLeft
+// partition reorders idx stably, the rows going left by split s first (in
+// their order), and returns how many go left.
+func (t *trainer) partition(s *split, idx []int32) int {
+	var left [stride]int // 1: the bin goes left
+	if s.missingLeft {
+		left[0] = 1
 	}
-	if s.cats != nil {
-		return s.cats[b]
+	for b := 1; b < stride; b++ {
+		if (s.cats != nil && s.cats[b]) || (s.cats == nil && b <= s.bin) {
+			left[b] = 1
+		}
 	}
-	return int(b) <= s.bin
+	col := t.bins[s.feature]
+	right := t.scratch[:len(idx)]
+	// branch-free: write every row to both sides, advance one of them
+	lo, ro := 0, 0
+	for _, i := range idx {
+		l := left[col[i]]
+		idx[lo] = i // lo ≤ the position being read
+		right[ro] = i
+		lo += l
+		ro += 1 - l
+	}
+	copy(idx[lo:], right[:ro])
+	return lo
 }
 
 func (t *trainer) leafValue(g, h float64) float64 { return -g / (h + t.p.L2) * t.p.LearningRate }
 
 // growTree grows one tree on the rows idx (reordered in place) and adds its
 // output to raw for those rows.
-func (t *trainer) growTree(idx []int, raw []float64) Tree {
+func (t *trainer) growTree(idx []int32, raw []float64) Tree {
 	var gs, hs float64
 	for _, i := range idx {
-		gs += t.g[i]
-		hs += t.h[i]
+		gs += t.gh[i].g
+		hs += t.gh[i].h
 	}
 	tree := Tree{Nodes: []Node{{}}}
 	root := &leaf{node: 0, idx: idx, g: gs, h: hs, hist: t.buildHist(idx)}
@@ -540,16 +774,7 @@ func (t *trainer) growTree(idx []int, raw []float64) Tree {
 		}
 		l := leaves[bi]
 		s := l.best
-		// partition idx in place: left first
-		lo, hi := 0, len(l.idx)-1
-		for lo <= hi {
-			if t.goesLeft(&s, l.idx[lo]) {
-				lo++
-			} else {
-				l.idx[lo], l.idx[hi] = l.idx[hi], l.idx[lo]
-				hi--
-			}
-		}
+		lo := t.partition(&s, l.idx)
 		li, ri := len(tree.Nodes), len(tree.Nodes)+1
 		nd := &tree.Nodes[l.node]
 		nd.Feature, nd.MissingLeft, nd.Left, nd.Right, nd.Gain = s.feature, s.missingLeft, li, ri, s.gain
@@ -576,10 +801,11 @@ func (t *trainer) growTree(idx []int, raw []float64) Tree {
 		}
 		small.hist = t.buildHist(small.idx)
 		large.hist = l.hist // reuse the parent's memory
+		sh := small.hist[:len(large.hist)]
 		for k := range large.hist {
-			large.hist[k].g -= small.hist[k].g
-			large.hist[k].h -= small.hist[k].h
-			large.hist[k].n -= small.hist[k].n
+			large.hist[k].g -= sh[k].g
+			large.hist[k].h -= sh[k].h
+			large.hist[k].n -= sh[k].n
 		}
 		t.findBest(left)
 		t.findBest(right)
@@ -592,6 +818,9 @@ func (t *trainer) growTree(idx []int, raw []float64) Tree {
 		for _, i := range l.idx {
 			raw[i] += v // the leaves partition the training rows
 		}
+		if l.hist != nil {
+			t.free = append(t.free, l.hist)
+		}
 		l.hist = nil
 	}
 	return tree
@@ -599,7 +828,9 @@ func (t *trainer) growTree(idx []int, raw []float64) Tree {
 
 // Fit trains a model. X has one row per observation, one value per feature
 // (categorical features as codes into Feature.Categories, NaN when missing);
-// y holds targets (0/1 for LogLoss).
+// y holds targets: any finite value for SquaredError, 0/1 for LogLoss, the
+// class index 0..K-1 (an integer stored as a float64) for Multinomial, where
+// K is p.Classes or, when that is 0, 1 + the largest label.
 func Fit(features []Feature, X [][]float64, y []float64, p Params) (*Model, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
@@ -620,6 +851,13 @@ func Fit(features []Feature, X [][]float64, y []float64, p Params) (*Model, erro
 	if len(X) == 0 || len(X) != len(y) {
 		return nil, errs.Invalidf("want the same non-zero number of rows and targets, got %d and %d", len(X), len(y))
 	}
+	if len(X) > math.MaxInt32 {
+		return nil, errs.Invalidf("too many rows (%d)", len(X))
+	}
+	K := 1 // outputs (trees per round)
+	if p.Loss == Multinomial {
+		K = p.Classes
+	}
 	for i, x := range X {
 		if len(x) != len(features) {
 			return nil, errs.Invalidf("row %d has %d values, want %d", i, len(x), len(features))
@@ -632,9 +870,22 @@ func Fit(features []Feature, X [][]float64, y []float64, p Params) (*Model, erro
 		if math.IsNaN(y[i]) || math.IsInf(y[i], 0) {
 			return nil, errs.Invalidf("row %d: target is NaN or infinite", i)
 		}
-		if p.Loss == LogLoss && y[i] != 0 && y[i] != 1 {
-			return nil, errs.Invalidf("row %d: log_loss needs 0/1 targets", i)
+		switch p.Loss {
+		case LogLoss:
+			if y[i] != 0 && y[i] != 1 {
+				return nil, errs.Invalidf("row %d: log_loss needs 0/1 targets", i)
+			}
+		case Multinomial:
+			if y[i] < 0 || y[i] != math.Trunc(y[i]) || (p.Classes > 0 && y[i] >= float64(p.Classes)) || y[i] > 1<<20 {
+				return nil, errs.Invalidf("row %d: multinomial needs class indices 0..K-1, got %v", i, y[i])
+			}
+			if p.Classes == 0 && int(y[i])+1 > K {
+				K = int(y[i]) + 1
+			}
 		}
+	}
+	if p.Loss == Multinomial && K < 2 {
+		return nil, errs.Invalidf("the target has a single class")
 	}
 	// train / validation split
 	n := len(X)
@@ -654,74 +905,140 @@ func Fit(features []Feature, X [][]float64, y []float64, p Params) (*Model, erro
 		train = train[nv:]
 		sort.Ints(train)
 	}
-	var ymean float64
-	for _, i := range train {
-		ymean += y[i]
-	}
-	ymean /= float64(len(train))
 	m := &Model{Format: Format, Loss: p.Loss, Features: features, Importance: make([]float64, len(features))}
-	if p.Loss == LogLoss {
+	init := make([]float64, K)
+	switch p.Loss {
+	case LogLoss:
+		var ymean float64
+		for _, i := range train {
+			ymean += y[i]
+		}
+		ymean /= float64(len(train))
 		if ymean <= 0 || ymean >= 1 {
 			return nil, errs.Invalidf("the target has a single class")
 		}
-		m.InitScore = math.Log(ymean / (1 - ymean))
-	} else {
-		m.InitScore = ymean
-	}
-	t := &trainer{p: p, feats: features, g: make([]float64, n), h: make([]float64, n), imp: m.Importance}
-	t.binners = make([]*binner, len(features))
-	t.bins = make([][]uint8, len(features))
-	col := make([]float64, len(train))
-	for j, f := range features {
-		for k, i := range train {
-			col[k] = X[i][j]
+		init[0] = math.Log(ymean / (1 - ymean))
+		m.InitScore = init[0]
+	case Multinomial:
+		count := make([]float64, K)
+		for _, i := range train {
+			count[int(y[i])]++
 		}
-		t.binners[j] = newBinner(col, f.Type == Categorical, len(f.Categories), p.MaxBins)
-		b := make([]uint8, n)
-		for i := range X {
-			b[i] = t.binners[j].bin(X[i][j])
+		present := 0
+		for k := range count {
+			if count[k] > 0 {
+				present++
+			}
+			// a class absent from the training rows gets a tiny prior
+			// rather than log(0)
+			init[k] = math.Log(math.Max(count[k], 1e-3) / float64(len(train)))
 		}
-		t.bins[j] = b
+		if present < 2 {
+			return nil, errs.Invalidf("the target has a single class")
+		}
+		m.Classes, m.InitScores, m.ClassTrees = K, init, make([][]Tree, K)
+	default:
+		var ymean float64
+		for _, i := range train {
+			ymean += y[i]
+		}
+		init[0] = ymean / float64(len(train))
+		m.InitScore = init[0]
 	}
-	raw := make([]float64, n)
-	for i := range raw {
-		raw[i] = m.InitScore
+	t := &trainer{p: p, feats: features, imp: m.Importance, nrows: n, scratch: make([]int32, n)}
+	t.bin(X, train)
+	raw := make([][]float64, K)
+	ghs := make([][]gradHess, K)
+	for k := range raw {
+		raw[k] = make([]float64, n)
+		for i := range raw[k] {
+			raw[k][i] = init[k]
+		}
+		ghs[k] = make([]gradHess, n)
 	}
-	lossOf := func(idx []int) float64 {
+	yk := make([]int, 0)
+	if p.Loss == Multinomial {
+		yk = make([]int, n)
+		for i := range yk {
+			yk[i] = int(y[i])
+		}
+	}
+	lossOf := func(idx []int32) float64 {
 		var s float64
+		z := make([]float64, K)
 		for _, i := range idx {
-			if p.Loss == LogLoss {
+			switch p.Loss {
+			case LogLoss:
 				// log(1+e^r) - y r, stable
-				r := raw[i]
+				r := raw[0][i]
 				s += math.Max(r, 0) + math.Log1p(math.Exp(-math.Abs(r))) - y[i]*r
-			} else {
-				d := raw[i] - y[i]
+			case Multinomial:
+				// log Σ e^z - z_y, stable
+				mx := math.Inf(-1)
+				for k := range z {
+					z[k] = raw[k][i]
+					mx = math.Max(mx, z[k])
+				}
+				var e float64
+				for _, v := range z {
+					e += math.Exp(v - mx)
+				}
+				s += mx + math.Log(e) - z[yk[i]]
+			default:
+				d := raw[0][i] - y[i]
 				s += d * d
 			}
 		}
 		return s / float64(len(idx))
 	}
-	bestLoss, bestIter := math.Inf(1), 0
-	work := make([]int, len(train))
+	train32, valid32 := toInt32(train), toInt32(valid)
+	bestLoss, bestIter, rounds := math.Inf(1), 0, 0
+	work := make([]int32, len(train))
+	prob := make([]float64, K)
 	for it := 0; it < p.Trees; it++ {
-		for _, i := range train {
-			if p.Loss == LogLoss {
-				pr := sigmoid(raw[i])
-				t.g[i] = pr - y[i]
-				t.h[i] = math.Max(pr*(1-pr), 1e-16)
-			} else {
-				t.g[i] = raw[i] - y[i]
-				t.h[i] = 1
+		switch p.Loss {
+		case LogLoss:
+			gh, r := ghs[0], raw[0]
+			for _, i := range train32 {
+				pr := 1 / (1 + math.Exp(-r[i])) // exp overflow gives +Inf, pr 0
+				gh[i] = gradHess{pr - y[i], max(pr*(1-pr), 1e-16)}
+			}
+		case Multinomial:
+			for _, i := range train32 {
+				for k := range prob {
+					prob[k] = raw[k][i]
+				}
+				softmax(prob)
+				for k, pr := range prob {
+					g, h := pr, max(pr*(1-pr), 1e-16)
+					if k == yk[i] {
+						g--
+					}
+					ghs[k][i] = gradHess{g, h}
+				}
+			}
+		default:
+			gh, r := ghs[0], raw[0]
+			for _, i := range train32 {
+				gh[i] = gradHess{r[i] - y[i], 1}
 			}
 		}
-		copy(work, train)
-		tree := t.growTree(work, raw)
-		m.Trees = append(m.Trees, tree)
-		for _, i := range valid {
-			raw[i] += tree.predictBins(t, i)
+		for k := 0; k < K; k++ {
+			t.gh = ghs[k]
+			copy(work, train32)
+			tree := t.growTree(work, raw[k])
+			if p.Loss == Multinomial {
+				m.ClassTrees[k] = append(m.ClassTrees[k], tree)
+			} else {
+				m.Trees = append(m.Trees, tree)
+			}
+			for _, i := range valid32 {
+				raw[k][i] += tree.predictBins(t, int(i))
+			}
 		}
+		rounds = it + 1
 		if p.EarlyStopping > 0 {
-			vl := lossOf(valid)
+			vl := lossOf(valid32)
 			if vl < bestLoss-1e-12 {
 				bestLoss, bestIter = vl, it+1
 			} else if it+1-bestIter >= p.EarlyStopping {
@@ -729,21 +1046,85 @@ func Fit(features []Feature, X [][]float64, y []float64, p Params) (*Model, erro
 			}
 		}
 	}
-	if p.EarlyStopping > 0 && bestIter > 0 && bestIter < len(m.Trees) {
-		m.Trees = m.Trees[:bestIter]
-		// importance stays over all grown trees only approximately; recompute
+	if p.EarlyStopping > 0 && bestIter > 0 && bestIter < rounds {
+		if p.Loss == Multinomial {
+			for k := range m.ClassTrees {
+				m.ClassTrees[k] = m.ClassTrees[k][:bestIter]
+			}
+		} else {
+			m.Trees = m.Trees[:bestIter]
+		}
+		// the importance was summed over all grown trees; recompute it
 		for j := range m.Importance {
 			m.Importance[j] = 0
 		}
-		for _, tr := range m.Trees {
-			for _, nd := range tr.Nodes {
-				if nd.Left != 0 {
-					m.Importance[nd.Feature] += nd.Gain
+		add := func(trees []Tree) {
+			for _, tr := range trees {
+				for _, nd := range tr.Nodes {
+					if nd.Left != 0 {
+						m.Importance[nd.Feature] += nd.Gain
+					}
 				}
 			}
 		}
+		add(m.Trees)
+		for _, ts := range m.ClassTrees {
+			add(ts)
+		}
 	}
 	return m, nil
+}
+
+func toInt32(idx []int) []int32 {
+	out := make([]int32, len(idx))
+	for k, i := range idx {
+		out[k] = int32(i)
+	}
+	return out
+}
+
+// binSample is the most training rows the numeric bin edges are computed
+// from: a seeded random sample beyond that (scikit-learn's subsample=2e5).
+const binSample = 200000
+
+// bin fits the binners on the training rows (or a sample of binSample of
+// them) and bins every row.
+func (t *trainer) bin(X [][]float64, train []int) {
+	nf := len(t.feats)
+	sample := train
+	if len(train) > binSample {
+		r := rand.New(rand.NewSource(t.p.Seed))
+		perm := r.Perm(len(train))[:binSample]
+		sort.Ints(perm)
+		sample = make([]int, binSample)
+		for k, j := range perm {
+			sample[k] = train[j]
+		}
+	}
+	// one pass over the sampled rows, then one binner per column
+	cols := make([][]float64, nf)
+	for j := range cols {
+		cols[j] = make([]float64, len(sample))
+	}
+	for k, i := range sample {
+		for j, v := range X[i][:nf] {
+			cols[j][k] = v
+		}
+	}
+	t.binners = make([]*binner, nf)
+	for j, f := range t.feats {
+		t.binners[j] = newBinner(cols[j], f.Type == Categorical, len(f.Categories), t.p.MaxBins)
+		cols[j] = nil
+	}
+	t.bins = make([][]uint8, nf)
+	for j := range t.bins {
+		t.bins[j] = make([]uint8, len(X))
+	}
+	for i, x := range X {
+		for j, v := range x[:nf] {
+			t.bins[j][i] = t.binners[j].bin(v)
+		}
+	}
 }
 
 // predictBins evaluates the tree on training row i through its bins, so
@@ -781,5 +1162,12 @@ func (tr *Tree) predictBins(t *trainer, i int) float64 {
 
 // String summarises the model.
 func (m *Model) String() string {
+	if m.Loss == Multinomial {
+		n := 0
+		for _, ts := range m.ClassTrees {
+			n += len(ts)
+		}
+		return fmt.Sprintf("gbdt(%s, %d classes, %d trees, %d features)", m.Loss, m.Classes, n, len(m.Features))
+	}
 	return fmt.Sprintf("gbdt(%s, %d trees, %d features)", m.Loss, len(m.Trees), len(m.Features))
 }

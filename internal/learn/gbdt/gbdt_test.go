@@ -3,6 +3,7 @@ package gbdt
 import (
 	"math"
 	"math/rand"
+	"sort"
 	"testing"
 )
 
@@ -48,28 +49,6 @@ func TestStepFunction(t *testing.T) {
 	if th := m.Trees[0].Nodes[0].Threshold; th < 0.5 || th > 0.505 {
 		t.Errorf("threshold %v, want ≈ 0.5", th)
 	}
-}
-
-func auc(y, p []float64) float64 {
-	var pos, neg, s float64
-	for i := range y {
-		for j := range y {
-			if y[i] == 1 && y[j] == 0 {
-				switch {
-				case p[i] > p[j]:
-					s++
-				case p[i] == p[j]:
-					s += 0.5
-				}
-			}
-		}
-		if y[i] == 1 {
-			pos++
-		} else {
-			neg++
-		}
-	}
-	return s / pos / neg
 }
 
 func TestXOR(t *testing.T) {
@@ -318,6 +297,26 @@ func TestPredictBinsAgrees(t *testing.T) {
 		for k := range m.Trees {
 			if a, b := m.Trees[k].predictBins(tr, i), m.Trees[k].predict(X[i]); a != b {
 				t.Fatalf("row %d tree %d: bins %v, values %v", i, k, a, b)
+			}
+		}
+	}
+}
+
+func TestBinSearch(t *testing.T) {
+	r := rand.New(rand.NewSource(8))
+	for n := 0; n < 40; n++ {
+		b := &binner{nbins: n + 1}
+		for k := 0; k < n; k++ {
+			b.edges = append(b.edges, float64(k)+0.5*r.Float64())
+		}
+		for _, v := range []float64{-1, 0, 0.25, 0.5, 1, 3.3, 17, 38.9, 39.5, 100} {
+			if got, want := b.bin(v), uint8(1+sort.SearchFloat64s(b.edges, v)); got != want {
+				t.Fatalf("%d edges, bin(%v) = %d, want %d", n, v, got, want)
+			}
+		}
+		for _, v := range b.edges {
+			if got, want := b.bin(v), uint8(1+sort.SearchFloat64s(b.edges, v)); got != want {
+				t.Fatalf("%d edges, bin(%v) = %d, want %d", n, v, got, want)
 			}
 		}
 	}

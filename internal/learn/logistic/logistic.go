@@ -1,11 +1,14 @@
-// Package logistic is hygie's L2-regularised binary logistic regression,
-// fitted by Newton's method (iteratively reweighted least squares) with a
+// Package logistic is hygie's L2-regularised logistic regression: binary
+// (Fit, Model) and multinomial over K classes (FitMultinomial, MultiModel,
+// fitted by L-BFGS; see FitMultinomial). The binary model is fitted by
+// Newton's method (iteratively reweighted least squares) with a
 // backtracking line search. The objective, minimised over (b, w), is
 //
 //	Σ_i log(1 + exp(-s_i (b + w·x_i))) + (L2/2)·‖w‖²,   s_i = ±1
 //
 // which is scikit-learn's LogisticRegression with C = 1/L2 (the intercept is
-// not penalised). Models serialise to versioned JSON ("hygie.logistic/1").
+// not penalised). Models serialise to versioned JSON ("hygie.logistic/1";
+// multinomial models "hygie.logistic.multinomial/1").
 package logistic
 
 import (
@@ -140,6 +143,7 @@ func Fit(features []string, X [][]float64, y []float64, p Params) (*Model, error
 	H := mat.NewSymDense(k, nil)
 	m := &Model{Format: Format, Features: append([]string(nil), features...), L2: p.L2}
 	xi := make([]float64, k)
+	nz := make([]int, 0, k)
 	for it := 1; it <= p.MaxIter; it++ {
 		m.Iterations = it
 		for j := range grad {
@@ -155,13 +159,21 @@ func Fit(features []string, X [][]float64, y []float64, p Params) (*Model, error
 			pr := sigmoid(z[i])
 			r := pr - y[i]
 			w := pr * (1 - pr)
+			// the non-zero entries of (1, x) only: one-hot designs are
+			// mostly zeros, and skipping them leaves every sum unchanged
+			nz = append(nz[:0], 0)
 			xi[0] = 1
-			copy(xi[1:], x)
-			for a := 0; a < k; a++ {
+			for j, v := range x {
+				if v != 0 {
+					nz = append(nz, j+1)
+					xi[j+1] = v
+				}
+			}
+			for ka, a := range nz {
 				grad[a] += r * xi[a]
 				wa := w * xi[a]
 				row := hd[a*k:]
-				for b := a; b < k; b++ {
+				for _, b := range nz[ka:] {
 					row[b] += wa * xi[b]
 				}
 			}
@@ -200,6 +212,21 @@ func Fit(features []string, X [][]float64, y []float64, p Params) (*Model, error
 			dec += grad[j] * step.AtVec(j)
 		}
 		cand := make([]float64, k)
+		if dec <= 1e-10*(1+math.Abs(f)) {
+			// Near the optimum the predicted decrease is below the rounding
+			// noise of f (a sum over all rows), so a line search would
+			// decide on noise: take the full Newton step, and stop once
+			// even that no longer changes anything that matters.
+			for j := range cand {
+				cand[j] = theta[j] - step.AtVec(j)
+			}
+			copy(theta, cand)
+			f = obj(theta)
+			if dec <= 1e-16*(1+math.Abs(f)) {
+				break
+			}
+			continue
+		}
 		improved := false
 		for ls := 0; ls < 40; ls++ {
 			for j := range cand {
