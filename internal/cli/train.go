@@ -5,6 +5,8 @@ package cli
 // trains on a dataset version as a tracked job (trainjob.go).
 
 import (
+	"bytes"
+	"encoding/csv"
 	"fmt"
 	"io"
 	"os"
@@ -73,8 +75,10 @@ are categorical. Empty cells (or NA, ?) are missing values: gbdt handles them
 natively; logistic and linear need complete numeric columns (a missing
 category is all-zero in their one-hot encoding).
 
-The task is classification when --positive is given, when the target is text
-with two values, or numeric with only 0 and 1; otherwise regression.
+The task is a binary classification when --positive is given, when the target
+is text with two values, or numeric with only 0 and 1; a multiclass
+classification (gbdt, logistic) when the target is text with 3 to 50 values;
+otherwise a regression.
 
 Parameters (--param KEY=VALUE):
   gbdt:     trees (100), leaves (31), max_depth (0 = unlimited),
@@ -82,7 +86,7 @@ Parameters (--param KEY=VALUE):
             early_stopping (0 = off; rounds without improvement),
             validation_fraction (0.1), seed (1), workers (1)
   logistic: l2 (1, i.e. scikit-learn's C = 1), max_iter (100), tol (1e-8)
-  linear:   none`,
+  linear:   l2 (0: least squares; > 0: ridge, scikit-learn's alpha)`,
 		Example: `  hygie train --dataset cohort_features@1 -p sepsis-icu --as marc --target deces --positive oui \
     --learner gbdt --param trees=200 --cv 5 --experiment mortality
   hygie train --in adult.csv --sep ';' --target salary-class --positive '>50K' \
@@ -172,8 +176,10 @@ func (e *env) predictCmd() *cobra.Command {
 		Use:   "predict",
 		Short: "Apply a model saved by 'hygie train' to a CSV file",
 		Long: `Apply a model saved by 'hygie train' to a CSV file. The output CSV has one
-row per input row, in order, and a single column 'prediction': the predicted
-value, or for classifiers the probability of the positive class. Columns the
+row per input row, in order, and a column 'prediction': the predicted
+value, or for binary classifiers the probability of the positive class; for
+multiclass models the most probable class, followed by one column p_CLASS
+per class with its probability. Columns the
 model does not use (the target among them) are ignored.`,
 		Example: `  hygie predict --model adult.model.json --in test.csv --sep ';' --out pred.csv`,
 		Args:    exactArgs(0, ""),
@@ -201,12 +207,31 @@ model does not use (the target among them) are ignored.`,
 			if err != nil {
 				return err
 			}
-			var sb strings.Builder
-			sb.WriteString("prediction\n")
-			for _, v := range p {
-				sb.WriteString(strconv.FormatFloat(v, 'g', -1, 64))
-				sb.WriteByte('\n')
+			var proba [][]float64
+			if m.Task == model.Multiclass {
+				if proba, err = m.PredictProba(t); err != nil {
+					return err
+				}
 			}
+			var buf bytes.Buffer
+			cw := csv.NewWriter(&buf)
+			header := []string{"prediction"}
+			for _, c := range m.Classes {
+				header = append(header, "p_"+c)
+			}
+			cw.Write(header)
+			for i, v := range p {
+				row := []string{strconv.FormatFloat(v, 'g', -1, 64)}
+				if proba != nil {
+					row[0] = m.Classes[int(v)]
+					for _, q := range proba[i] {
+						row = append(row, strconv.FormatFloat(q, 'g', -1, 64))
+					}
+				}
+				cw.Write(row)
+			}
+			cw.Flush()
+			sb := &buf
 			if err := os.WriteFile(out, []byte(sb.String()), 0o600); err != nil {
 				return errs.Wrap(err, errs.Invalid, "cannot write %s", out)
 			}

@@ -189,3 +189,29 @@ func TestTrainErrors(t *testing.T) {
 		t.Errorf("predict with missing column = %d %q", code, errOut)
 	}
 }
+
+func TestTrainPredictMulticlass(t *testing.T) {
+	dir := t.TempDir()
+	var sb strings.Builder
+	sb.WriteString("lactate,ward,triage\n")
+	for i := range 300 {
+		l := float64(i%60) / 10
+		sb.WriteString(fmt.Sprintf("%.1f,%s,%s\n", l, []string{"rea", "med"}[i%2], map[bool]string{true: "green", false: map[bool]string{true: "orange", false: "red"}[l < 4]}[l < 2]))
+	}
+	in := filepath.Join(dir, "triage.csv")
+	os.WriteFile(in, []byte(sb.String()), 0o600)
+	model, pred := filepath.Join(dir, "m.json"), filepath.Join(dir, "p.csv")
+	for _, learner := range []string{"gbdt", "logistic"} {
+		if code, out, errOut := run(t, nil, "", "train", "--in", in, "--target", "triage", "--learner", learner, "--model-out", model); code != 0 || !strings.Contains(out, "multiclass, 3 classes") {
+			t.Fatalf("train %s = %d %s %s", learner, code, out, errOut)
+		}
+		if code, _, errOut := run(t, nil, "", "predict", "--model", model, "--in", in, "--out", pred); code != 0 {
+			t.Fatalf("predict: %s", errOut)
+		}
+		b, _ := os.ReadFile(pred)
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		if lines[0] != "prediction,p_green,p_orange,p_red" || len(lines) != 301 || !strings.HasPrefix(lines[1], "green,") || !strings.HasPrefix(lines[300], "red,") {
+			t.Fatalf("%s predictions: %q … %q", learner, lines[:2], lines[len(lines)-1])
+		}
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/lapack"
 	"gonum.org/v1/gonum/lapack/lapack64"
+	"gonum.org/v1/gonum/mat"
 
 	"github.com/hygie-health/hygie/internal/errs"
 )
@@ -268,4 +269,78 @@ func mean(v []float64) float64 {
 		s += x
 	}
 	return s / float64(len(v))
+}
+
+// FitRidge fits y ≈ Intercept + X·Coef minimising the squared error plus
+// lambda·‖Coef‖² (the intercept is not penalised), scikit-learn's Ridge with
+// alpha = lambda. Columns are centred, so the intercept is ȳ − x̄·Coef, and
+// the system (XcᵀXc + λI)·Coef = Xcᵀyc is solved by Cholesky. lambda = 0 is
+// ordinary least squares (FitLinearRegression, with its rank checks).
+func FitRidge(features []string, X [][]float64, y []float64, lambda float64) (*LinearRegression, error) {
+	if lambda == 0 {
+		return FitLinearRegression(features, X, y)
+	}
+	if !(lambda > 0) || math.IsInf(lambda, 1) {
+		return nil, errs.Invalidf("ridge: l2 must be a finite number ≥ 0, got %v", lambda)
+	}
+	if err := checkFeatures(features); err != nil {
+		return nil, err
+	}
+	n, p := len(X), len(features)
+	if n == 0 || len(y) != n {
+		return nil, errs.Invalidf("ridge: want the same non-zero number of rows and targets, got %d and %d", n, len(y))
+	}
+	mx := make([]float64, p)
+	my := 0.0
+	for i, row := range X {
+		if len(row) != p {
+			return nil, errs.Invalidf("row %d has %d values, want %d (one per feature)", i, len(row), p)
+		}
+		for j, v := range row {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, errs.Invalidf("row %d feature %q is not a finite number", i, features[j])
+			}
+			mx[j] += v
+		}
+		if math.IsNaN(y[i]) || math.IsInf(y[i], 0) {
+			return nil, errs.Invalidf("row %d: the target is not a finite number", i)
+		}
+		my += y[i]
+	}
+	for j := range mx {
+		mx[j] /= float64(n)
+	}
+	my /= float64(n)
+	a := mat.NewSymDense(p, nil)
+	b := mat.NewVecDense(p, nil)
+	xc := make([]float64, p)
+	for i, row := range X {
+		for j := range row {
+			xc[j] = row[j] - mx[j]
+		}
+		yc := y[i] - my
+		for j := 0; j < p; j++ {
+			b.SetVec(j, b.AtVec(j)+xc[j]*yc)
+			for k := j; k < p; k++ {
+				a.SetSym(j, k, a.At(j, k)+xc[j]*xc[k])
+			}
+		}
+	}
+	for j := 0; j < p; j++ {
+		a.SetSym(j, j, a.At(j, j)+lambda)
+	}
+	var ch mat.Cholesky
+	if !ch.Factorize(a) {
+		return nil, errs.Invalidf("ridge: the system is not positive definite (l2 too small for this design?)")
+	}
+	var w mat.VecDense
+	if err := ch.SolveVecTo(&w, b); err != nil {
+		return nil, errs.Invalidf("ridge: %v", err)
+	}
+	m := &LinearRegression{Features: append([]string(nil), features...), Coef: make([]float64, p), Intercept: my}
+	for j := range m.Coef {
+		m.Coef[j] = w.AtVec(j)
+		m.Intercept -= m.Coef[j] * mx[j]
+	}
+	return m, nil
 }

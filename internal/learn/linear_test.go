@@ -347,3 +347,28 @@ func BenchmarkFitLinearRegression(b *testing.B) {
 		}
 	}
 }
+
+func TestFitRidgeMatchesScikitLearn(t *testing.T) {
+	// scikit-learn 1.2: Ridge(alpha=2.5).fit(X, y) → intercept_, coef_.
+	X := [][]float64{{1, 2}, {2, 1}, {3, 5}, {4, 3}, {5, 8}, {6, 2}}
+	y := []float64{3, 4, 9, 8, 14, 9}
+	m, err := FitRidge([]string{"a", "b"}, X, y, 2.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []float64{0.8916898240042341, 1.0150853513298927, 0.9682413656212783}
+	got := []float64{m.Intercept, m.Coef[0], m.Coef[1]}
+	for i := range want {
+		if math.Abs(got[i]-want[i]) > 1e-9 {
+			t.Fatalf("ridge = %v, want %v", got, want)
+		}
+	}
+	if _, err := FitRidge([]string{"a", "b"}, X, y, -1); err == nil {
+		t.Error("negative l2 accepted")
+	}
+	ols, _ := FitRidge([]string{"a", "b"}, X, y, 0)
+	ref, _ := FitLinearRegression([]string{"a", "b"}, X, y)
+	if ols.Coef[0] != ref.Coef[0] {
+		t.Error("l2 = 0 is not ordinary least squares")
+	}
+}

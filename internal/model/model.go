@@ -52,6 +52,7 @@ const (
 const (
 	Regression = "regression"
 	Binary     = "binary"
+	Multiclass = "multiclass"
 )
 
 // Input is one input column of a model's signature.
@@ -67,12 +68,14 @@ type Model struct {
 	Learner  string  `json:"learner"`
 	Task     string  `json:"task"`
 	Target   string  `json:"target"`
-	Positive string  `json:"positive,omitempty"` // binary: the target value predicted as probability
-	Inputs   []Input `json:"inputs"`
+	Positive string   `json:"positive,omitempty"` // binary: the target value predicted as probability
+	Classes  []string `json:"classes,omitempty"`  // multiclass: the target value of each class index
+	Inputs   []Input  `json:"inputs"`
 
-	GBDT     *gbdt.Model             `json:"gbdt,omitempty"`
-	Logistic *logistic.Model         `json:"logistic,omitempty"`
-	Linear   *learn.LinearRegression `json:"linear,omitempty"`
+	GBDT          *gbdt.Model             `json:"gbdt,omitempty"`
+	Logistic      *logistic.Model         `json:"logistic,omitempty"`
+	LogisticMulti *logistic.MultiModel    `json:"logistic_multinomial,omitempty"`
+	Linear        *learn.LinearRegression `json:"linear,omitempty"`
 }
 
 // Marshal encodes the model.
@@ -90,14 +93,25 @@ func Unmarshal(b []byte) (*Model, error) {
 	if len(m.Inputs) == 0 {
 		return nil, errs.Invalidf("the model records no input columns")
 	}
-	if m.Task != Regression && m.Task != Binary {
+	if m.Task != Regression && m.Task != Binary && m.Task != Multiclass {
 		return nil, errs.Invalidf("unknown task %q", m.Task)
+	}
+	if m.Task == Multiclass && len(m.Classes) < 3 {
+		return nil, errs.Invalidf("a multiclass model needs at least 3 classes")
 	}
 	var ok bool
 	switch m.Learner {
 	case GBDT:
-		ok = m.GBDT != nil && len(m.GBDT.Features) == len(m.Inputs)
+		ok = m.GBDT != nil && len(m.GBDT.Features) == len(m.Inputs) && (m.Task != Multiclass || m.GBDT.Classes == len(m.Classes))
 	case Logistic:
+		if m.Task == Multiclass {
+			ok = m.LogisticMulti != nil && m.LogisticMulti.Classes == len(m.Classes) && len(m.LogisticMulti.Coef) == len(m.Classes) &&
+				len(m.LogisticMulti.Intercepts) == len(m.Classes)
+			for _, c := range m.LogisticMulti.Coef {
+				ok = ok && len(c) == len(m.LogisticMulti.Features)
+			}
+			break
+		}
 		ok = m.Logistic != nil && m.Task == Binary && len(m.Logistic.Coef) == len(m.Logistic.Features)
 	case Linear:
 		ok = m.Linear != nil && m.Task == Regression && len(m.Linear.Coef) == len(m.Linear.Features)
@@ -122,6 +136,10 @@ func (m *Model) Importance() map[string]float64 {
 		}
 	case m.Logistic != nil:
 		addAbs(out, m.Logistic.Features, m.Logistic.Coef)
+	case m.LogisticMulti != nil:
+		for _, c := range m.LogisticMulti.Coef {
+			addAbs(out, m.LogisticMulti.Features, c)
+		}
 	case m.Linear != nil:
 		addAbs(out, m.Linear.Features, m.Linear.Coef)
 	}
@@ -229,7 +247,8 @@ func oneHot(ins []Input, raw [][]float64, dropFirst bool) ([][]float64, error) {
 }
 
 // Predict applies the model to t: one value per row, the prediction for a
-// regression or the probability of the positive class.
+// regression, the probability of the positive class, or for a multiclass
+// model the index of the most probable class (see PredictProba).
 func (m *Model) Predict(t *Table) ([]float64, error) {
 	raw, err := Encode(m.Inputs, t)
 	if err != nil {
@@ -240,6 +259,23 @@ func (m *Model) Predict(t *Table) ([]float64, error) {
 
 // PredictRaw applies the model to rows encoded by Encode.
 func (m *Model) PredictRaw(raw [][]float64) ([]float64, error) {
+	if m.Task == Multiclass {
+		proba, err := m.PredictProbaRaw(raw)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]float64, len(proba))
+		for i, p := range proba {
+			best := 0
+			for k := range p {
+				if p[k] > p[best] {
+					best = k
+				}
+			}
+			out[i] = float64(best)
+		}
+		return out, nil
+	}
 	switch m.Learner {
 	case GBDT:
 		return m.GBDT.PredictBatch(raw)
@@ -265,12 +301,47 @@ func (m *Model) PredictRaw(raw [][]float64) ([]float64, error) {
 	return nil, errs.Invalidf("unknown learner %q", m.Learner)
 }
 
+// PredictProba gives a multiclass model's class probabilities (in the
+// order of Classes) for each row of t.
+func (m *Model) PredictProba(t *Table) ([][]float64, error) {
+	raw, err := Encode(m.Inputs, t)
+	if err != nil {
+		return nil, err
+	}
+	return m.PredictProbaRaw(raw)
+}
+
+// PredictProbaRaw is PredictProba on rows encoded by Encode.
+func (m *Model) PredictProbaRaw(raw [][]float64) ([][]float64, error) {
+	if m.Task != Multiclass {
+		return nil, errs.Invalidf("class probabilities are for multiclass models; this one is %s", m.Task)
+	}
+	switch {
+	case m.GBDT != nil:
+		return m.GBDT.PredictProbaBatch(raw)
+	case m.LogisticMulti != nil:
+		X, err := oneHot(m.Inputs, raw, false)
+		if err != nil {
+			return nil, err
+		}
+		out := make([][]float64, len(X))
+		for i, x := range X {
+			if out[i], err = m.LogisticMulti.PredictProba(x); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	return nil, errs.Invalidf("the %s learner has no multiclass model", m.Learner)
+}
+
 // Target is a table's target column read for a learner.
 type Target struct {
 	Name     string
 	Task     string
 	Positive string    // Binary: the positive value
-	Y        []float64 // regression values, or 1 for positive and 0 otherwise
+	Classes  []string  // Multiclass: the values, sorted; Y holds their index
+	Y        []float64 // regression values, 1 for positive and 0 otherwise, or the class index
 }
 
 // Labels returns a binary target as ints.
@@ -345,14 +416,18 @@ func ReadTarget(t *Table, name, positive, learner string) (*Target, error) {
 		}
 		tg.Task = Binary
 	case !numeric:
-		if len(vals) != 2 {
-			return nil, errs.Invalidf("the target %q is text with %d values: name the positive value", name, len(vals))
-		}
-		v := make([]string, 0, 2)
+		v := make([]string, 0, len(vals))
 		for s := range vals {
 			v = append(v, s)
 		}
 		sort.Strings(v)
+		if len(v) > 2 {
+			if len(v) > maxClasses {
+				return nil, errs.Invalidf("the target %q is text with %d values: at most %d classes (or name the positive value)", name, len(v), maxClasses)
+			}
+			tg.Task, tg.Classes = Multiclass, v
+			break
+		}
 		tg.Task, tg.Positive = Binary, v[1]
 	case len(vals) == 2 && vals["0"] && vals["1"] && learner != Linear:
 		tg.Task, tg.Positive = Binary, "1"
@@ -367,8 +442,15 @@ func ReadTarget(t *Table, name, positive, learner string) (*Target, error) {
 		return tg, nil
 	}
 	tg.Y = make([]float64, n)
+	index := map[string]int{}
+	for k, v := range tg.Classes {
+		index[v] = k
+	}
 	for i := range n {
-		if c.text(i) == tg.Positive {
+		switch {
+		case tg.Task == Multiclass:
+			tg.Y[i] = float64(index[c.text(i)])
+		case c.text(i) == tg.Positive:
 			tg.Y[i] = 1
 		}
 	}
@@ -387,11 +469,16 @@ func boolWord(s string) (string, bool) {
 	return "", false
 }
 
+// maxClasses bounds a multiclass target (a text column with more values is
+// more likely an identifier or free text than an outcome).
+const maxClasses = 50
+
 // Params are a learner's hyper-parameters, parsed from KEY=VALUE settings.
 type Params struct {
 	Learner  string
 	GBDT     gbdt.Params
 	Logistic logistic.Params
+	LinearL2 float64           // ridge penalty of the linear learner (0: least squares)
 	Set      map[string]string // the settings given, for tracking
 }
 
@@ -399,7 +486,7 @@ type Params struct {
 var ParamKeys = map[string][]string{
 	GBDT:     {"trees", "leaves", "max_depth", "min_samples_leaf", "learning_rate", "l2", "max_bins", "early_stopping", "validation_fraction", "seed", "workers"},
 	Logistic: {"l2", "max_iter", "tol"},
-	Linear:   {},
+	Linear:   {"l2"},
 }
 
 // ParseParams checks the learner and its settings (unknown keys, values of
@@ -423,10 +510,13 @@ func ParseParams(learner string, set map[string]string) (Params, error) {
 		"min_samples_leaf": &p.GBDT.MinSamplesLeaf, "max_bins": &p.GBDT.MaxBins, "early_stopping": &p.GBDT.EarlyStopping,
 		"workers": &p.GBDT.Workers, "max_iter": &p.Logistic.MaxIter}
 	floats := map[string]*float64{"learning_rate": &p.GBDT.LearningRate, "validation_fraction": &p.GBDT.ValidationFraction, "tol": &p.Logistic.Tol}
-	if learner == GBDT {
+	switch learner {
+	case GBDT:
 		floats["l2"] = &p.GBDT.L2
-	} else {
+	case Logistic:
 		floats["l2"] = &p.Logistic.L2
+	default:
+		floats["l2"] = &p.LinearL2
 	}
 	for k, s := range set {
 		switch {
@@ -456,6 +546,10 @@ func ParseParams(learner string, set map[string]string) (Params, error) {
 		err = p.GBDT.Validate()
 	case Logistic:
 		err = p.Logistic.Validate()
+	case Linear:
+		if p.LinearL2 < 0 {
+			err = errs.Invalidf("l2 must be a finite number ≥ 0, got %v", p.LinearL2)
+		}
 	}
 	if err != nil {
 		return p, errs.Invalidf("parameter %s", errs.MessageOf(err))
@@ -531,7 +625,7 @@ func (pb *Problem) Fit(idx []int) (*Model, error) {
 	if err := checkTwoValues(y, pb.Target); err != nil {
 		return nil, err
 	}
-	m := &Model{Format: Format, Learner: pb.Params.Learner, Task: pb.Target.Task, Target: pb.Target.Name, Inputs: pb.Inputs}
+	m := &Model{Format: Format, Learner: pb.Params.Learner, Task: pb.Target.Task, Target: pb.Target.Name, Inputs: pb.Inputs, Classes: pb.Target.Classes}
 	if m.Task == Binary {
 		m.Positive = pb.Target.Positive
 	}
@@ -542,9 +636,13 @@ func (pb *Problem) Fit(idx []int) (*Model, error) {
 			feats[k] = gbdt.Feature{Name: in.Name, Type: in.Type, Categories: in.Categories}
 		}
 		gp := pb.Params.GBDT
-		gp.Loss = gbdt.SquaredError
-		if m.Task == Binary {
+		switch m.Task {
+		case Binary:
 			gp.Loss = gbdt.LogLoss
+		case Multiclass:
+			gp.Loss, gp.Classes = gbdt.Multinomial, len(m.Classes)
+		default:
+			gp.Loss = gbdt.SquaredError
 		}
 		g, err := gbdt.Fit(feats, raw, y, gp)
 		if err != nil {
@@ -557,6 +655,18 @@ func (pb *Problem) Fit(idx []int) (*Model, error) {
 		if err != nil {
 			return nil, err
 		}
+		if m.Task == Multiclass {
+			yi := make([]int, len(y))
+			for i, v := range y {
+				yi[i] = int(v)
+			}
+			l, err := logistic.FitMultinomial(oneHotNames(pb.Inputs, false), X, yi, len(m.Classes), pb.Params.Logistic)
+			if err != nil {
+				return nil, err
+			}
+			m.LogisticMulti = l
+			break
+		}
 		l, err := logistic.Fit(oneHotNames(pb.Inputs, false), X, y, pb.Params.Logistic)
 		if err != nil {
 			return nil, err
@@ -567,7 +677,7 @@ func (pb *Problem) Fit(idx []int) (*Model, error) {
 		if err != nil {
 			return nil, err
 		}
-		l, err := learn.FitLinearRegression(oneHotNames(pb.Inputs, true), X, y)
+		l, err := learn.FitRidge(oneHotNames(pb.Inputs, true), X, y, pb.Params.LinearL2)
 		if err != nil {
 			return nil, err
 		}
@@ -595,8 +705,11 @@ func checkTwoValues(y []float64, t *Target) error {
 // String describes the model in one line.
 func (m *Model) String() string {
 	task := m.Task
-	if m.Task == Binary {
+	switch m.Task {
+	case Binary:
 		task = fmt.Sprintf("binary, positive %q", m.Positive)
+	case Multiclass:
+		task = fmt.Sprintf("multiclass, %d classes", len(m.Classes))
 	}
 	return fmt.Sprintf("%s %s of %s on %d inputs", m.Learner, task, m.Target, len(m.Inputs))
 }

@@ -74,7 +74,7 @@ func TestReadTarget(t *testing.T) {
 		{"constant", tab("a", "a"), "", GBDT, "", "", "constant"},
 		{"missing", tab("a", ""), "", GBDT, "", "", "row 2"},
 		{"absent positive", tab("a", "b"), "z", GBDT, "", "", "never occurs"},
-		{"three texts", tab("a", "b", "c"), "", GBDT, "", "", "name the positive value"},
+		{"three texts", tab("a", "b", "c"), "", GBDT, Multiclass, "", ""},
 		{"linear on text", tab("a", "b"), "", Linear, "", "", "not numeric"},
 		{"logistic on numbers", tab("1", "2", "3"), "", Logistic, "", "", "name the positive value"},
 		{"not a column", &Table{Cols: []Column{{Name: "x", Text: []string{"1"}}}}, "", GBDT, "", "", "not a column"},
@@ -106,7 +106,8 @@ func TestParseParams(t *testing.T) {
 	}{
 		{"forest", nil, "unknown learner"},
 		{GBDT, map[string]string{"colour": "red"}, "unknown for the gbdt learner"},
-		{Linear, map[string]string{"l2": "1"}, "known: none"},
+		{Linear, map[string]string{"trees": "1"}, "known: l2"},
+		{Linear, map[string]string{"l2": "-1"}, "l2 must be"},
 		{GBDT, map[string]string{"trees": "x"}, "integer"},
 		{GBDT, map[string]string{"trees": "0"}, "trees must be at least 1"},
 		{GBDT, map[string]string{"learning_rate": "NaN"}, "finite"},
@@ -220,4 +221,56 @@ func FuzzUnmarshal(f *testing.F) {
 		// A model that loads predicts or fails cleanly; it never panics.
 		_, _ = m.Predict(tab)
 	})
+}
+
+func TestFitMulticlass(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	n := 600
+	x := Column{Name: "x", Num: make([]float64, n)}
+	y := Column{Name: "triage", Text: make([]string, n)}
+	for i := range n {
+		v := 3 * r.Float64()
+		x.Num[i] = v
+		y.Text[i] = []string{"green", "orange", "red"}[min(2, int(v+0.3*r.NormFloat64()+0.0))]
+		if v+0.3*r.NormFloat64() < 0 {
+			y.Text[i] = "green"
+		}
+	}
+	tab := &Table{Cols: []Column{x, y}}
+	for _, learner := range []string{GBDT, Logistic} {
+		params, _ := ParseParams(learner, nil)
+		pb, err := Prepare(tab, "triage", "", nil, params)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pb.Target.Task != Multiclass || strings.Join(pb.Target.Classes, ",") != "green,orange,red" {
+			t.Fatalf("target %+v", pb.Target)
+		}
+		m, err := pb.Fit(nil)
+		if err != nil {
+			t.Fatalf("%s: %v", learner, err)
+		}
+		b, _ := m.Marshal()
+		m2, err := Unmarshal(b)
+		if err != nil {
+			t.Fatalf("%s: %v", learner, err)
+		}
+		proba, err := m2.PredictProba(tab)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cls, _ := m2.Predict(tab)
+		ok := 0
+		for i, p := range proba {
+			if sum := p[0] + p[1] + p[2]; math.Abs(sum-1) > 1e-9 {
+				t.Fatalf("%s: row %d probabilities sum to %v", learner, i, sum)
+			}
+			if m2.Classes[int(cls[i])] == tab.Col("triage").Text[i] {
+				ok++
+			}
+		}
+		if acc := float64(ok) / float64(n); acc < 0.7 {
+			t.Errorf("%s: accuracy %.3f", learner, acc)
+		}
+	}
 }

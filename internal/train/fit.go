@@ -114,6 +114,7 @@ type Report struct {
 	Task       string                              `json:"task"`
 	Binary     *evaluate.Report                    `json:"binary,omitempty"`
 	Regression *RegressionReport                   `json:"regression,omitempty"`
+	Multiclass *MulticlassReport                   `json:"multiclass,omitempty"`
 	Subgroups  map[string]*evaluate.SubgroupReport `json:"subgroups_by,omitempty"`
 	CV         *CVReport                           `json:"cv,omitempty"`
 	TrainRows  int                                 `json:"train_rows"`
@@ -191,6 +192,17 @@ func Fit(t *model.Table, spec Spec, tr Tracker, log io.Writer) (*Outcome, error)
 			return nil, err
 		}
 	}
+	multi := pb.Target.Task == model.Multiclass
+	if multi {
+		for _, side := range []struct {
+			rows []int
+			what string
+		}{{trainRows, "training split"}, {testRows, "test split"}} {
+			if err := everyClass(pb.Target.Y, side.rows, pb.Target.Classes, side.what); err != nil {
+				return nil, err
+			}
+		}
+	}
 	params := map[string]string{
 		"learner": spec.Learner, "target": spec.Target, "task": pb.Target.Task, "dataset": spec.Dataset,
 		"features": strings.Join(features, ","), "cv": strconv.Itoa(spec.CV), "group": spec.Group,
@@ -255,7 +267,24 @@ func Fit(t *model.Table, spec Spec, tr Tracker, log io.Writer) (*Outcome, error)
 	}
 	yTest := pickF(pb.Target.Y, testRows)
 	boot := evaluate.BootstrapOptions{Resamples: spec.Resamples, Level: spec.Level, Method: evaluate.BCa, Seed: uint64(spec.Seed)}
-	if binary {
+	if multi {
+		proba, err := m.PredictProbaRaw(pick(pb.Raw, testRows))
+		if err != nil {
+			return nil, err
+		}
+		mr, err := multiclassReport(labels(yTest), proba, pb.Target.Classes, boot)
+		if err != nil {
+			return nil, err
+		}
+		rep.Multiclass = mr
+		for name, v := range mr.Metrics {
+			out.Metrics["test_"+name] = float64(v)
+		}
+		for name, iv := range mr.Intervals {
+			out.Metrics["test_"+name+"_ci_low"] = float64(iv.Lower)
+			out.Metrics["test_"+name+"_ci_high"] = float64(iv.Upper)
+		}
+	} else if binary {
 		y := labels(yTest)
 		r, err := evaluate.Evaluate(y, score, evaluate.ReportOptions{Threshold: spec.Threshold, TargetPrevalence: spec.Prevalence,
 			Bootstrap: &boot, Stratified: true})
@@ -331,7 +360,7 @@ func Fit(t *model.Table, spec Spec, tr Tracker, log io.Writer) (*Outcome, error)
 }
 
 func summary(w io.Writer, o *Outcome, binary bool, level float64) {
-	names := []string{"mse", "rmse", "mae", "r2"}
+	names := []string{"mse", "rmse", "mae", "r2", "accuracy", "balanced_accuracy", "macro_f1", "log_loss"}
 	if binary {
 		names = []string{"roc_auc", "average_precision", "sensitivity", "specificity", "ppv", "npv", "brier"}
 	}
@@ -467,7 +496,13 @@ func crossValidate(pb *model.Problem, t *model.Table, spec Spec, trainRows []int
 		}
 		y := pickF(pb.Target.Y, evalRows)
 		var vals map[string]float64
-		if pb.Target.Task == model.Binary {
+		if pb.Target.Task == model.Multiclass {
+			proba, err := m.PredictProbaRaw(pick(pb.Raw, evalRows))
+			if err != nil {
+				return nil, fmt.Errorf("fold %d: %w", k+1, err)
+			}
+			vals = multiclassMetrics(labels(y), proba, len(pb.Target.Classes), nil)
+		} else if pb.Target.Task == model.Binary {
 			bm, err := evaluate.ComputeBinary(labels(y), score, spec.Threshold, 0)
 			if err != nil {
 				return nil, fmt.Errorf("fold %d: %w", k+1, err)
@@ -486,10 +521,7 @@ func crossValidate(pb *model.Problem, t *model.Table, spec Spec, trainRows []int
 		for name, v := range vals {
 			cv.Metrics[name] = append(cv.Metrics[name], evaluate.Num(v))
 		}
-		headline := "roc_auc"
-		if pb.Target.Task != model.Binary {
-			headline = "rmse"
-		}
+		headline := map[string]string{model.Binary: "roc_auc", model.Multiclass: "balanced_accuracy", model.Regression: "rmse"}[pb.Target.Task]
 		fmt.Fprintf(log, "fold %d/%d: %d rows fitted, %d evaluated, %s %.4f\n", k+1, spec.CV, len(fitRows), len(evalRows), headline, vals[headline])
 	}
 	for name, vs := range cv.Metrics {

@@ -206,3 +206,33 @@ func FuzzReadCSV(f *testing.F) {
 		}
 	})
 }
+
+func TestFitMulticlass(t *testing.T) {
+	tab := stays(400)
+	// A three-level severity from the lactate.
+	sev := model.Column{Name: "severity", Text: make([]string, tab.Rows())}
+	for i, s := range tab.Col("lactate").Text {
+		var v float64
+		fmt.Sscan(s, &v)
+		sev.Text[i] = map[bool]string{true: "low", false: map[bool]string{true: "mid", false: "high"}[v < 4]}[v < 1.5]
+	}
+	tab.Cols = append(tab.Cols, sev)
+	tr := newMem()
+	out, err := Fit(tab, Spec{Target: "severity", Learner: model.GBDT, Features: []string{"lactate", "age"}, Group: "patient", CV: 3, Resamples: 200,
+		Params: map[string]string{"trees": "30"}}, tr, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := out.Metrics
+	if m["test_accuracy"] < 0.9 || !(m["test_accuracy_ci_low"] <= m["test_accuracy"] && m["test_accuracy"] <= m["test_accuracy_ci_high"]) ||
+		m["cv_balanced_accuracy_mean"] < 0.85 || m["test_log_loss"] <= 0 {
+		t.Fatalf("metrics %v", m)
+	}
+	var rep Report
+	if err := json.Unmarshal(tr.artifacts[ReportArtifact], &rep); err != nil || rep.Multiclass == nil || len(rep.Multiclass.Confusion) != 3 || len(rep.Multiclass.PerClass) != 3 {
+		t.Fatalf("report: %v %+v", err, rep.Multiclass)
+	}
+	if tr.params["task"] != "multiclass" {
+		t.Errorf("params %v", tr.params)
+	}
+}
