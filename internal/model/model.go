@@ -64,10 +64,10 @@ type Input struct {
 
 // Model is a fitted model with its signature; it is its own JSON document.
 type Model struct {
-	Format   string  `json:"format"`
-	Learner  string  `json:"learner"`
-	Task     string  `json:"task"`
-	Target   string  `json:"target"`
+	Format   string   `json:"format"`
+	Learner  string   `json:"learner"`
+	Task     string   `json:"task"`
+	Target   string   `json:"target"`
 	Positive string   `json:"positive,omitempty"` // binary: the target value predicted as probability
 	Classes  []string `json:"classes,omitempty"`  // multiclass: the target value of each class index
 	Inputs   []Input  `json:"inputs"`
