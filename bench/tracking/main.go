@@ -6,7 +6,7 @@
 //
 //	go run ./bench/tracking                                # SQLite in a temp dir
 //	go run ./bench/tracking -postgres "$HYGIE_TEST_POSTGRES" # PostgreSQL (a fresh schema, dropped after)
-//	go run ./bench/tracking -clients 20 -metrics 10 -duration 10s
+//	go run ./bench/tracking -clients 20 -metrics 10 -duration 10s -rounds 3
 //
 // Results are in bench/tracking/README.md.
 package main
@@ -43,6 +43,7 @@ func main() {
 	clients := flag.Int("clients", 20, "concurrent clients, one run each")
 	perBatch := flag.Int("metrics", 10, "metrics per log-batch request")
 	dur := flag.Duration("duration", 10*time.Second, "how long to send")
+	rounds := flag.Int("rounds", 1, "measure this many times (new runs each time) and print the median")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole process (client and server) to this file")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -96,7 +97,7 @@ func main() {
 	defer srv.Close()
 	base := "http://" + l.Addr().String() + "/api/2.0/mlflow/"
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *clients * 2}}
-	call := func(path string, body any, out any) error {
+	call := func(path string, body, out any) error {
 		data, _ := json.Marshal(body)
 		req, _ := http.NewRequest("POST", base+path, bytes.NewReader(data))
 		req.Header.Set("Content-Type", "application/json")
@@ -122,6 +123,42 @@ func main() {
 		log.Fatal(err)
 	}
 
+	var results []float64
+	var total int64
+	for round := 1; round <= *rounds; round++ {
+		r := measure(call, exp.ID, round, *clients, *perBatch, *dur)
+		total += r.batches
+		fmt.Printf("%-8s clients=%d metrics/batch=%d duration=%s: %d batches ok, %d failed, %.0f batches/s, %.0f metrics/s; latency p50 %s p99 %s\n",
+			dialect, *clients, *perBatch, r.elapsed.Round(time.Millisecond), r.batches, r.failures, float64(r.batches)/r.elapsed.Seconds(),
+			r.metricsPerSec, r.p50, r.p99)
+		if r.firstErr != "" {
+			fmt.Println("first error:", r.firstErr)
+		}
+		results = append(results, r.metricsPerSec)
+	}
+	var stored int64
+	if err := a.DB.QueryRow(ctx, `SELECT COUNT(*) FROM run_metrics`).Scan(&stored); err != nil {
+		log.Fatal(err)
+	}
+	sort.Float64s(results)
+	median := (results[(len(results)-1)/2] + results[len(results)/2]) / 2
+	fmt.Printf("%-8s median of %d: %.0f metrics/s; %d metrics stored, %d acknowledged\n", dialect, len(results), median, stored, total*int64(*perBatch))
+	if stored != total*int64(*perBatch) {
+		log.Fatal("stored metrics differ from acknowledged ones")
+	}
+}
+
+type result struct {
+	batches, failures int64
+	elapsed           time.Duration
+	metricsPerSec     float64
+	p50, p99          time.Duration
+	firstErr          string
+}
+
+// measure runs clients concurrent clients, each on a new run, sending
+// log-batch requests of perBatch metrics for dur.
+func measure(call func(path string, body, out any) error, experimentID string, round, clients, perBatch int, dur time.Duration) result {
 	var (
 		requests, failures atomic.Int64
 		mu                 sync.Mutex
@@ -129,9 +166,8 @@ func main() {
 		wg                 sync.WaitGroup
 		firstErr           atomic.Value
 	)
-	start := time.Now()
-	deadline := start.Add(*dur)
-	for c := 0; c < *clients; c++ {
+	runIDs := make([]string, clients)
+	for c := range runIDs {
 		var run struct {
 			Run struct {
 				Info struct {
@@ -139,14 +175,19 @@ func main() {
 				} `json:"info"`
 			} `json:"run"`
 		}
-		if err := call("runs/create", map[string]any{"experiment_id": exp.ID, "run_name": fmt.Sprint("client-", c)}, &run); err != nil {
+		if err := call("runs/create", map[string]any{"experiment_id": experimentID, "run_name": fmt.Sprint("client-", round, "-", c)}, &run); err != nil {
 			log.Fatal(err)
 		}
+		runIDs[c] = run.Run.Info.RunID
+	}
+	start := time.Now()
+	deadline := start.Add(dur)
+	for _, runID := range runIDs {
 		wg.Add(1)
-		go func(runID string) {
+		go func() {
 			defer wg.Done()
 			var mine []time.Duration
-			metrics := make([]map[string]any, *perBatch)
+			metrics := make([]map[string]any, perBatch)
 			for step := 0; time.Now().Before(deadline); step++ {
 				ts := time.Now().UnixMilli()
 				for i := range metrics {
@@ -164,7 +205,7 @@ func main() {
 			mu.Lock()
 			latencies = append(latencies, mine...)
 			mu.Unlock()
-		}(run.Run.Info.RunID)
+		}()
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
@@ -176,16 +217,11 @@ func main() {
 		return latencies[int(p*float64(len(latencies)-1))].Round(10 * time.Microsecond)
 	}
 	n := requests.Load()
-	var stored int64
-	if err := a.DB.QueryRow(ctx, `SELECT COUNT(*) FROM run_metrics`).Scan(&stored); err != nil {
-		log.Fatal(err)
-	}
-	fmt.Printf("%-8s clients=%d metrics/batch=%d duration=%s: %d batches ok, %d failed, %.0f batches/s, %.0f metrics/s; latency p50 %s p99 %s; %d metrics stored\n",
-		dialect, *clients, *perBatch, elapsed.Round(time.Millisecond), n, failures.Load(), float64(n)/elapsed.Seconds(),
-		float64(n*int64(*perBatch))/elapsed.Seconds(), pct(0.5), pct(0.99), stored)
+	r := result{batches: n, failures: failures.Load(), elapsed: elapsed, metricsPerSec: float64(n*int64(perBatch)) / elapsed.Seconds(), p50: pct(0.5), p99: pct(0.99)}
 	if e := firstErr.Load(); e != nil {
-		fmt.Println("first error:", e)
+		r.firstErr = e.(string)
 	}
+	return r
 }
 
 // freshSchema creates an empty schema in the PostgreSQL database and

@@ -30,9 +30,10 @@ import (
 
 // Service manages users, tokens and grants.
 type Service struct {
-	db    *db.DB
-	audit *audit.Log
-	now   func() time.Time
+	db     *db.DB
+	audit  *audit.Log
+	now    func() time.Time
+	tokens tokenCache // recent token lookups (see TokenCacheTTL)
 }
 
 // NewService returns the auth service.
@@ -235,6 +236,7 @@ func nullTime(n sql.NullTime) *time.Time {
 
 // RevokeToken revokes one of username's tokens by id.
 func (s *Service) RevokeToken(ctx context.Context, username string, id int64) error {
+	defer s.tokens.clear()
 	return s.db.InTx(ctx, func(tx *db.Tx) error {
 		res, err := tx.Exec(ctx, `UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL
 			AND user_id = (SELECT id FROM users WHERE username = ?)`, s.now().UTC(), id, username)
@@ -250,6 +252,7 @@ func (s *Service) RevokeToken(ctx context.Context, username string, id int64) er
 
 // RevokeSecret revokes the token with this secret (logout).
 func (s *Service) RevokeSecret(ctx context.Context, secret string) error {
+	defer s.tokens.clear()
 	_, err := s.db.Exec(ctx, `UPDATE tokens SET revoked_at = ? WHERE hash = ? AND revoked_at IS NULL`, s.now().UTC(), hashSecret(secret))
 	return err
 }
@@ -270,7 +273,31 @@ var errBadCredentials = errs.Unauthenticatedf("invalid, expired or revoked crede
 
 // Authenticate resolves a token secret to its principal. If username is not
 // empty (HTTP Basic), the token must belong to that user.
+//
+// A successful lookup is remembered for TokenCacheTTL (see there for what
+// that means for revocations made elsewhere), so that a client sending many
+// requests costs a hash and a map lookup instead of two queries each time.
 func (s *Service) Authenticate(ctx context.Context, username, secret string) (*Principal, error) {
+	key := sha256.Sum256([]byte(secret))
+	now := s.now()
+	e, gen, ok := s.tokens.get(key, now)
+	if !ok {
+		var err error
+		if e, err = s.lookupToken(ctx, hex.EncodeToString(key[:]), username, now); err != nil {
+			return nil, err
+		}
+		s.tokens.put(key, e, gen)
+	}
+	if (e.expires != nil && !now.Before(*e.expires)) || (username != "" && subtle.ConstantTimeCompare([]byte(username), []byte(e.principal.Username)) != 1) {
+		return nil, errBadCredentials
+	}
+	return e.principal, nil
+}
+
+// lookupToken reads a token and its user's grants; it fails for unknown,
+// revoked or expired tokens, disabled users, and (username not empty) a
+// token of another user.
+func (s *Service) lookupToken(ctx context.Context, hash, username string, now time.Time) (cachedToken, error) {
 	var (
 		id, uid    int64
 		name       string
@@ -279,24 +306,27 @@ func (s *Service) Authenticate(ctx context.Context, username, secret string) (*P
 		used       sql.NullTime
 	)
 	err := s.db.QueryRow(ctx, `SELECT t.id, u.id, u.username, u.is_admin, u.disabled, t.expires_at, t.revoked_at, t.last_used_at
-		FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?`, hashSecret(secret)).
+		FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?`, hash).
 		Scan(&id, &uid, &name, &admin, &off, &exp, &rev, &used)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, errBadCredentials
+		return cachedToken{}, errBadCredentials
 	}
 	if err != nil {
-		return nil, err
+		return cachedToken{}, err
 	}
-	now := s.now()
 	if off || rev.Valid || (exp.Valid && !now.Before(exp.Time)) || (username != "" && subtle.ConstantTimeCompare([]byte(username), []byte(name)) != 1) {
-		return nil, errBadCredentials
+		return cachedToken{}, errBadCredentials
 	}
 	// Best effort and at most once a minute: last use is informative, not
 	// worth a database write on every request or failing one for.
 	if !used.Valid || now.Sub(used.Time) >= LastUsedResolution {
 		_, _ = s.db.Exec(ctx, `UPDATE tokens SET last_used_at = ? WHERE id = ?`, now.UTC(), id)
 	}
-	return s.principal(ctx, uid, name, admin)
+	p, err := s.principal(ctx, uid, name, admin)
+	if err != nil {
+		return cachedToken{}, err
+	}
+	return cachedToken{principal: p, expires: nullTime(exp), readAt: now}, nil
 }
 
 // CheckPassword verifies a username and password and returns the principal.
@@ -353,6 +383,7 @@ func (s *Service) Grant(ctx context.Context, project, username string, role Role
 	if !ValidRole(role) {
 		return errs.Invalidf("role %q: want one of %v", role, Roles)
 	}
+	defer s.tokens.clear() // cached principals carry roles
 	return s.db.InTx(ctx, func(tx *db.Tx) error {
 		pid, uid, err := s.ids(ctx, tx, project, username)
 		if err != nil {
@@ -372,6 +403,7 @@ func (s *Service) Grant(ctx context.Context, project, username string, role Role
 
 // Revoke removes username's role in project.
 func (s *Service) Revoke(ctx context.Context, project, username string, role Role) error {
+	defer s.tokens.clear() // cached principals carry roles
 	return s.db.InTx(ctx, func(tx *db.Tx) error {
 		pid, uid, err := s.ids(ctx, tx, project, username)
 		if err != nil {

@@ -178,3 +178,89 @@ func TestLastUseWrittenAtMostOncePerMinute(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenCache checks what the token cache may and may not remember:
+// revocations and grant changes made through the same Service apply at
+// once; those made by another process (another Service on the same
+// database) within TokenCacheTTL; expiry is never late.
+func TestTokenCache(t *testing.T) {
+	d := dbtest.SQLite(t)
+	ctx := context.Background()
+	a := audit.New(d)
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	s, other := auth.NewService(d, a), auth.NewService(d, a)
+	s.SetClock(clock)
+	other.SetClock(clock)
+	if _, err := project.NewService(d, a).Create(ctx, "icu", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	s.CreateUser(ctx, "alice", "", "", false)
+	accepted := func(secret string) bool {
+		t.Helper()
+		_, err := s.Authenticate(ctx, "", secret)
+		if err != nil && !errs.Is(err, errs.Unauthenticated) {
+			t.Fatal(err)
+		}
+		return err == nil
+	}
+
+	// Revoked here: refused at once, although just cached.
+	tok, secret, _ := s.CreateToken(ctx, "alice", "a", auth.KindAPI, 0, "")
+	if !accepted(secret) {
+		t.Fatal("new token refused")
+	}
+	if err := s.RevokeToken(ctx, "alice", tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	if accepted(secret) {
+		t.Fatal("token revoked in this process still accepted")
+	}
+
+	// Revoked by another process: accepted at most TokenCacheTTL longer.
+	tok, secret, _ = s.CreateToken(ctx, "alice", "b", auth.KindAPI, time.Hour, "")
+	if !accepted(secret) {
+		t.Fatal("new token refused")
+	}
+	if err := other.RevokeToken(ctx, "alice", tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(auth.TokenCacheTTL - time.Millisecond)
+	accepted(secret) // may still be accepted: the documented staleness
+	now = now.Add(time.Millisecond)
+	if accepted(secret) {
+		t.Fatalf("token revoked elsewhere still accepted after %v", auth.TokenCacheTTL)
+	}
+
+	// Expiry applies to the cached token too, to the instant.
+	_, secret, _ = s.CreateToken(ctx, "alice", "c", auth.KindAPI, time.Second, "")
+	if !accepted(secret) {
+		t.Fatal("new token refused")
+	}
+	now = now.Add(time.Second)
+	if accepted(secret) {
+		t.Fatal("expired cached token accepted")
+	}
+
+	// Grants changed here show at once in the principal.
+	_, secret, _ = s.CreateToken(ctx, "alice", "d", auth.KindAPI, 0, "")
+	if p, _ := s.Authenticate(ctx, "", secret); p.Can("icu", auth.PermRunWrite) {
+		t.Fatal("run.write before the grant")
+	}
+	if err := s.Grant(ctx, "icu", "alice", auth.RoleScientist); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := s.Authenticate(ctx, "", secret); !p.Can("icu", auth.PermRunWrite) {
+		t.Fatal("grant not seen")
+	}
+	if err := s.Revoke(ctx, "icu", "alice", auth.RoleScientist); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := s.Authenticate(ctx, "", secret); p.Can("icu", auth.PermRunWrite) {
+		t.Fatal("revoked grant still in the principal")
+	}
+	// Basic with the wrong user is refused from the cache as well.
+	if _, err := s.Authenticate(ctx, "bob", secret); !errs.Is(err, errs.Unauthenticated) {
+		t.Fatalf("Basic with another user: %v", err)
+	}
+}

@@ -73,10 +73,17 @@ func Open(ctx context.Context, database, dataDir string) (*DB, error) {
 // OpenSQLite opens (creating if needed) a SQLite file with WAL, a busy
 // timeout, foreign keys, and transactions that take the write lock up front
 // (so concurrent writers wait instead of failing on lock upgrade).
+//
+// Two settings serve write-heavy use (metric logging): statement journals
+// and temporary tables stay in memory (a multi-row INSERT otherwise spills
+// its statement journal to a temporary file, a write system call per page),
+// and the WAL is checkpointed every 10,000 pages (~40 MB) rather than 1,000,
+// so that pages written over and over reach the database file less often.
 func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	dsn := "file:" + path + "?_txlock=immediate" +
 		"&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
-		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_time_format=sqlite"
+		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_time_format=sqlite" +
+		"&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(10000)"
 	sdb, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, err

@@ -28,6 +28,11 @@
 // RESOURCE_DOES_NOT_EXIST 404, PERMISSION_DENIED 403, UNAUTHENTICATED 401,
 // INTERNAL_ERROR 500.
 //
+// Logging (runs/log-batch, log-metric, log-parameter, set-tag) answers
+// only once the data is committed; concurrent requests share transactions
+// (track.LogBatch's group commit) but not failures. A log-batch holds at
+// most 1000 metrics, 100 params and 100 tags in at most 1 MB, as MLflow's.
+//
 // Run search (runs/search) supports a filter of comparisons joined by AND:
 // metrics.KEY with =, !=, <, <=, >, >= and a number; params.KEY, tags.KEY,
 // attributes.status and attributes.run_name with = or != and a quoted

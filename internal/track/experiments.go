@@ -3,11 +3,9 @@ package track
 import (
 	"context"
 	"fmt"
-	"math"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hygie-health/hygie/internal/audit"
@@ -134,13 +132,6 @@ func (s *Service) ListExperiments(ctx context.Context) ([]Experiment, error) {
 	return es, nil
 }
 
-// RunLocation returns the project and experiment of a run: what a
-// permission check needs, in one query.
-func (s *Service) RunLocation(ctx context.Context, runID int64) (project string, experimentID int64, err error) {
-	err = s.db.QueryRow(ctx, `SELECT p.name, e.id`+runFrom+`WHERE r.id = ?`, runID).Scan(&project, &experimentID)
-	return project, experimentID, db.NotFound(err, "run %d not found", runID)
-}
-
 // StartRunIn creates a running run in an existing experiment; start zero
 // means now.
 func (s *Service) StartRunIn(ctx context.Context, experimentID int64, name string, start time.Time, tags []KV) (Run, error) {
@@ -185,174 +176,6 @@ func setTagsTx(ctx context.Context, tx *db.Tx, runID int64, tags []KV) error {
 // SetTag sets (or replaces) a run's tag.
 func (s *Service) SetTag(ctx context.Context, runID int64, key, value string) error {
 	return s.LogBatch(ctx, runID, nil, nil, []KV{{key, value}})
-}
-
-// LogBatch records metrics, parameters and tags of a run in one
-// transaction: all or nothing. A parameter may be logged again with the
-// same value; another value is a conflict.
-func (s *Service) LogBatch(ctx context.Context, runID int64, metrics []Metric, params, tags []KV) error {
-	if len(metrics) > MaxBatchMetrics || len(params) > MaxBatchParams || len(tags) > MaxBatchTags {
-		return errs.Invalidf("a batch holds at most %d metrics, %d params and %d tags (got %d, %d, %d)",
-			MaxBatchMetrics, MaxBatchParams, MaxBatchTags, len(metrics), len(params), len(tags))
-	}
-	now := s.now().UTC()
-	for _, m := range metrics {
-		if m.Key == "" {
-			return errs.Invalidf("metric key must not be empty")
-		}
-		if math.IsNaN(m.Value) || math.IsInf(m.Value, 0) {
-			return errs.Invalidf("metric %q: value must be finite", m.Key)
-		}
-	}
-	seen := map[string]string{}
-	for _, p := range params {
-		if p.Key == "" {
-			return errs.Invalidf("parameter key must not be empty")
-		}
-		if v, ok := seen[p.Key]; ok && v != p.Value {
-			return errs.Conflictf("run %d: parameter %q given twice with different values", runID, p.Key)
-		}
-		seen[p.Key] = p.Value
-	}
-	for _, t := range tags {
-		if t.Key == "" {
-			return errs.Invalidf("tag key must not be empty")
-		}
-	}
-	req := &batch{runID: runID, metrics: metrics, params: params, tags: tags, now: now, done: make(chan error, 1)}
-	return s.group.commit(ctx, s, req)
-}
-
-// batch is one LogBatch call waiting for its group commit.
-type batch struct {
-	runID        int64
-	metrics      []Metric
-	params, tags []KV
-	now          time.Time
-	done         chan error
-	ctxErr       func() error
-}
-
-// groupCommit writes concurrent batches in one transaction (on SQLite,
-// which has a single writer anyway): the first
-// caller to find no commit in progress becomes the leader and commits
-// everything queued, each batch inside its own savepoint so that a failing
-// batch leaves no trace and does not affect the others; followers wait for
-// their result. One commit (one WAL append or fsync) then serves many
-// requests.
-type groupCommit struct {
-	mu    sync.Mutex
-	queue []*batch
-	busy  bool
-}
-
-// maxGroup bounds the batches of one transaction.
-const maxGroup = 64
-
-func (g *groupCommit) commit(ctx context.Context, s *Service, b *batch) error {
-	b.ctxErr = ctx.Err
-	if s.db.Dialect() != db.SQLite {
-		// PostgreSQL runs writers in parallel and groups WAL flushes
-		// itself; a single leader would only serialise them.
-		s.commitGroup([]*batch{b})
-		return <-b.done
-	}
-	g.mu.Lock()
-	g.queue = append(g.queue, b)
-	if g.busy {
-		g.mu.Unlock()
-		return <-b.done
-	}
-	g.busy = true
-	for len(g.queue) > 0 {
-		n := min(len(g.queue), maxGroup)
-		q := g.queue[:n:n]
-		g.queue = g.queue[n:]
-		g.mu.Unlock()
-		s.commitGroup(q)
-		g.mu.Lock()
-	}
-	g.busy = false
-	g.queue = nil
-	g.mu.Unlock()
-	return <-b.done
-}
-
-func (s *Service) commitGroup(q []*batch) {
-	// The group's transaction outlives any one request: it runs on its own
-	// context; a batch whose request is already gone is skipped.
-	ctx := context.Background()
-	results := make([]error, len(q))
-	err := s.db.InTx(ctx, func(tx *db.Tx) error {
-		for i, b := range q {
-			if err := b.ctxErr(); err != nil {
-				results[i] = err
-				continue
-			}
-			if _, err := tx.Exec(ctx, `SAVEPOINT batch`); err != nil {
-				return err
-			}
-			if results[i] = s.applyBatch(ctx, tx, b); results[i] != nil {
-				if _, err := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT batch`); err != nil {
-					return err
-				}
-			}
-			if _, err := tx.Exec(ctx, `RELEASE SAVEPOINT batch`); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	for i, b := range q {
-		if err != nil {
-			results[i] = err
-		}
-		b.done <- results[i]
-	}
-}
-
-func (s *Service) applyBatch(ctx context.Context, tx *db.Tx, b *batch) error {
-	runID, metrics, params, tags, now := b.runID, b.metrics, b.params, b.tags, b.now
-	var one int
-	if err := tx.QueryRow(ctx, `SELECT 1 FROM runs WHERE id = ?`, runID).Scan(&one); err != nil {
-		return db.NotFound(err, "run %d not found", runID)
-	}
-	for start := 0; start < len(metrics); start += 200 {
-		chunk := metrics[start:min(start+200, len(metrics))]
-		var q strings.Builder
-		q.WriteString(`INSERT INTO run_metrics (run_id, key, value, step, at) VALUES `)
-		args := make([]any, 0, 5*len(chunk))
-		for i, m := range chunk {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			q.WriteString("(?, ?, ?, ?, ?)")
-			at := m.At
-			if at.IsZero() {
-				at = now
-			}
-			args = append(args, runID, m.Key, m.Value, m.Step, at.UTC())
-		}
-		if _, err := tx.Exec(ctx, q.String(), args...); err != nil {
-			return err
-		}
-	}
-	for _, p := range params {
-		res, err := tx.Exec(ctx, `INSERT INTO run_params (run_id, key, value) VALUES (?, ?, ?) ON CONFLICT (run_id, key) DO NOTHING`, runID, p.Key, p.Value)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			var old string
-			if err := tx.QueryRow(ctx, `SELECT value FROM run_params WHERE run_id = ? AND key = ?`, runID, p.Key).Scan(&old); err != nil {
-				return err
-			}
-			if old != p.Value {
-				return errs.Conflictf("run %d: parameter %q already logged with another value", runID, p.Key)
-			}
-		}
-	}
-	return setTagsTx(ctx, tx, runID, tags)
 }
 
 // MetricHistory returns every value of a run's metric, by step then time.

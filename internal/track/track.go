@@ -53,11 +53,12 @@ type Artifact struct {
 
 // Service records runs.
 type Service struct {
-	db    *db.DB
-	blobs blob.Store
-	audit *audit.Log
-	now   func() time.Time
-	group groupCommit // LogBatch's group commit
+	db        *db.DB
+	blobs     blob.Store
+	audit     *audit.Log
+	now       func() time.Time
+	group     groupCommit   // LogBatch's group commit
+	locations locationCache // RunLocation's answers
 }
 
 // NewService returns the tracking service.
