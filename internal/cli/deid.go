@@ -2,12 +2,14 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -17,8 +19,13 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/hygie-health/hygie/internal/app"
+	"github.com/hygie-health/hygie/internal/auth"
+	"github.com/hygie-health/hygie/internal/jobs"
 	"github.com/hygie-health/hygie/internal/privacy/deid"
 	"github.com/hygie-health/hygie/internal/privacy/deid/synth"
+	"github.com/hygie-health/hygie/internal/track"
+	"github.com/hygie-health/hygie/internal/train"
 )
 
 // deidCmd is `hygie deid`: free-text de-identification of JSONL files. It
@@ -219,41 +226,7 @@ func readDocs(path string, stdin io.Reader, maxBytes int) ([]deid.Document, erro
 		defer f.Close()
 		r = f
 	}
-	br := bufio.NewReaderSize(r, 256<<10)
-	var docs []deid.Document
-	for n := 1; ; n++ {
-		line, err := br.ReadBytes('\n')
-		if len(strings.TrimSpace(string(line))) > 0 {
-			in, perr := deid.ParseLine(line, maxBytes)
-			if perr != nil {
-				return nil, fmt.Errorf("deid: %s line %d: %v", path, n, perr)
-			}
-			var doc struct {
-				Entities []deid.Entity `json:"entities"`
-			}
-			if jerr := json.Unmarshal(line, &doc); jerr != nil {
-				return nil, fmt.Errorf("deid: %s line %d: bad entities", path, n)
-			}
-			id := string(in.ID)
-			var s string
-			if json.Unmarshal(in.ID, &s) == nil {
-				id = s
-			}
-			cps := utf8.RuneCountInString(in.Text)
-			for _, en := range doc.Entities {
-				if en.Start < 0 || en.End > cps || en.Start >= en.End {
-					return nil, fmt.Errorf("deid: %s line %d: entity offsets outside the text", path, n)
-				}
-			}
-			docs = append(docs, deid.Document{ID: id, Text: in.Text, Entities: doc.Entities})
-		}
-		if err == io.EOF {
-			return docs, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("deid: %w", err)
-		}
-	}
+	return deid.ReadDocuments(r, path, maxBytes)
 }
 
 func (e *env) deidEvalCmd() *cobra.Command {
@@ -328,7 +301,7 @@ func printReport(w io.Writer, r deid.Report) {
 }
 
 func (e *env) deidTrainCmd() *cobra.Command {
-	var in, out string
+	var in, out, project, eval, experiment string
 	var docs, epochs int
 	var seed uint64
 	cmd := &cobra.Command{
@@ -338,14 +311,38 @@ func (e *env) deidTrainCmd() *cobra.Command {
 BIO tags, on the reproducible synthetic corpus of the default recipe plus,
 optionally, annotated documents in the output format of hygie deid (id, text,
 entities). The embedded default model is this command with no --in (also run
-by 'go generate ./internal/privacy/deid').`,
+by 'go generate ./internal/privacy/deid').
+
+With -p PROJECT, training runs as a tracked job of that project (local or
+Slurm executor): the mislabelled segments per epoch, the span precision,
+recall and F1 (micro and per label), the leak and over-masking rates on
+--eval (default: the synthetic held-out corpus) are the run's metrics, and
+the model and the evaluation report its artifacts. --in and --eval must be
+readable where the job runs.`,
 		Example: `  hygie deid train --out model.bin.gz
   hygie deid train --in our-gold.jsonl --out model.bin.gz
+  hygie deid train -p notes-deid --as marc --in gold-train.jsonl --eval gold-test.jsonl
   hygie deid --in notes.jsonl --out out.jsonl --model model.bin.gz`,
 		Args: exactArgs(0, ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if project != "" {
+				if out != "" {
+					return usageError{errors.New("deid train: with -p the model is the run's artifact: drop --out")}
+				}
+				spec := train.DeidSpec{Project: project, In: abs(in), Eval: abs(eval), Docs: docs, Epochs: epochs, Seed: seed}
+				return e.builtinJob(cmd, project, auth.PermRunWrite, "de-identifier training", func(a *app.App, ctx context.Context, req jobs.Request) (jobs.Job, error) {
+					req.Experiment = experiment
+					return train.SubmitDeid(ctx, a.Jobs, a.Executable, spec, req)
+				}, func(a *app.App, ctx context.Context, ended jobs.Job, run track.Run) error {
+					return e.print(map[string]any{"job": ended, "run": run}, func(w io.Writer) {
+						m := run.Metrics
+						fmt.Fprintf(w, "run %d: span precision %.4f, recall %.4f, F1 %.4f; leak %.4f%%; model artifact %s\n", run.ID,
+							m["span_precision"], m["span_recall"], m["span_f1"], 100*m["leak"], train.DeidModelArtifact)
+					})
+				})
+			}
 			if out == "" {
-				return usageError{errors.New("deid train: --out is required")}
+				return usageError{errors.New("deid train: --out (or -p PROJECT to train as a job) is required")}
 			}
 			var extra []deid.Document
 			if in != "" {
@@ -392,6 +389,9 @@ by 'go generate ./internal/privacy/deid').`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&in, "in", "", "annotated JSONL to add to the synthetic corpus")
+	f.StringVarP(&project, "project", "p", "", "train as a tracked job of this project")
+	f.StringVar(&eval, "eval", "", "with -p: gold JSONL to evaluate on (default: the synthetic held-out corpus)")
+	f.StringVar(&experiment, "experiment", "", "with -p: experiment of the run (default: default)")
 	f.StringVar(&out, "out", "", "model file to write")
 	f.IntVar(&docs, "synthetic", synth.DefaultRecipe.Docs, "synthetic training documents (0: only --in)")
 	f.IntVar(&epochs, "epochs", synth.DefaultRecipe.Epochs, "training epochs")
@@ -452,4 +452,15 @@ disjoint name, town, street and facility lists, to measure generalisation.`,
 	f.IntVar(&n, "n", 500, "number of documents")
 	f.Uint64Var(&seed, "seed", 1, "seed")
 	return cmd
+}
+
+// abs makes a path absolute (jobs run in another working directory); "" stays "".
+func abs(p string) string {
+	if p == "" {
+		return ""
+	}
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
 }

@@ -105,11 +105,3 @@ func (e *env) privacyAudit(cmd *cobra.Command, spec train.AuditSpec, experiment 
 		return err
 	})
 }
-
-func (e *env) auditJobCmd() *cobra.Command {
-	return jobWorkerCmd(e, train.AuditJobCommand, "Run a privacy audit job's work (started by hygie's job system)",
-		func(ctx context.Context, spec train.AuditSpec, w io.Writer) error {
-			_, err := train.RunAuditJob(ctx, spec, w)
-			return err
-		})
-}

@@ -125,10 +125,11 @@ from HYGIE_*_FILE) and an optional YAML file (--config); see 'hygie config'.`,
 		e.riskCmd(),
 		e.dpCmd(),
 		e.vaultCmd(),
-		e.trainCmd(), e.predictCmd(), e.trainJobCmd(),
-		e.jobCmd(), e.privacyAuditCmd(), e.auditJobCmd(),
+		e.trainCmd(), e.predictCmd(),
+		e.jobCmd(), e.privacyAuditCmd(),
 		e.modelCmd(), e.policyCmd(),
 	)
+	root.AddCommand(e.workerCmds()...)
 	return root
 }
 

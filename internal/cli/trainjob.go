@@ -5,7 +5,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/hygie-health/hygie/internal/app"
 	"github.com/hygie-health/hygie/internal/auth"
+	"github.com/hygie-health/hygie/internal/errs"
 	"github.com/hygie-health/hygie/internal/jobs"
 	"github.com/hygie-health/hygie/internal/track"
 	"github.com/hygie-health/hygie/internal/train"
@@ -121,31 +121,27 @@ func (e *env) follow(ctx context.Context, a *app.App, j jobs.Job, stderr io.Writ
 	return ended, err
 }
 
-func (e *env) trainJobCmd() *cobra.Command {
-	return jobWorkerCmd(e, train.JobCommand, "Run a training job's work (started by hygie's job system)",
-		func(ctx context.Context, spec train.Spec, w io.Writer) error {
-			_, err := train.RunJob(ctx, spec, w)
-			return err
-		})
-}
-
-// jobWorkerCmd is a hidden command a job runs: `hygie NAME --spec JSON`,
-// the spec decoded into S and handed to work with the job's stdout.
-func jobWorkerCmd[S any](e *env, name, short string, work func(context.Context, S, io.Writer) error) *cobra.Command {
-	var specJSON string
-	cmd := &cobra.Command{
-		Use:    name + " --spec JSON",
-		Short:  short,
-		Hidden: true,
-		Args:   exactArgs(0, ""),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			var spec S
-			if err := json.Unmarshal([]byte(specJSON), &spec); err != nil {
-				return usageError{fmt.Errorf("--spec: %v", err)}
-			}
-			return work(cmd.Context(), spec, e.stdout)
-		},
+// workerCmds are the hidden commands hygie's own jobs run: `hygie NAME
+// --spec JSON` for each of train.Workers.
+func (e *env) workerCmds() []*cobra.Command {
+	var cmds []*cobra.Command
+	for name, w := range train.Workers {
+		var spec string
+		cmd := &cobra.Command{
+			Use:    name + " --spec JSON",
+			Short:  w.Short + " (started by hygie's job system)",
+			Hidden: true,
+			Args:   exactArgs(0, ""),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				err := w.Run(cmd.Context(), []byte(spec), e.stdout)
+				if errs.CodeOf(err) == errs.Invalid && strings.HasPrefix(errs.MessageOf(err), "--spec") {
+					return usageError{err}
+				}
+				return err
+			},
+		}
+		cmd.Flags().StringVar(&spec, "spec", "", "the job's spec (JSON)")
+		cmds = append(cmds, cmd)
 	}
-	cmd.Flags().StringVar(&specJSON, "spec", "", "the job's spec (JSON)")
-	return cmd
+	return cmds
 }

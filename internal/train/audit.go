@@ -391,22 +391,3 @@ func SubmitAudit(ctx context.Context, runs *track.Service, js *jobs.Service, exe
 	req.DatasetVersionID = run.DatasetVersionID
 	return js.Submit(ctx, req)
 }
-
-// AuditJobMain runs an audit job from its command line (args after
-// AuditJobCommand: --spec JSON) and returns the exit code.
-func AuditJobMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) != 2 || args[0] != "--spec" {
-		fmt.Fprintln(stderr, "usage: hygie audit-job --spec JSON")
-		return 2
-	}
-	var spec AuditSpec
-	if err := json.Unmarshal([]byte(args[1]), &spec); err != nil {
-		fmt.Fprintf(stderr, "hygie audit-job: --spec: %v\n", err)
-		return 2
-	}
-	if _, err := RunAuditJob(ctx, spec, stdout); err != nil {
-		fmt.Fprintf(stderr, "hygie audit-job: %v\n", err)
-		return 1
-	}
-	return 0
-}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hygie-health/hygie/internal/auth"
 	"github.com/hygie-health/hygie/internal/dataset"
+	"github.com/hygie-health/hygie/internal/errs"
 	"github.com/hygie-health/hygie/internal/jobs"
 )
 
@@ -50,36 +51,60 @@ func Submit(ctx context.Context, ds *dataset.Service, js *jobs.Service, exe stri
 	return j, spec, err
 }
 
-// JobMain runs a training job from its command line (args after
-// JobCommand: --spec JSON) and returns the exit code. The hygie binary's
-// train-job command calls it, and so do test binaries standing in for
-// hygie (see MainIfJob).
-func JobMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) != 2 || args[0] != "--spec" {
-		fmt.Fprintln(stderr, "usage: hygie train-job --spec JSON")
-		return 2
-	}
-	var spec Spec
-	if err := json.Unmarshal([]byte(args[1]), &spec); err != nil {
-		fmt.Fprintf(stderr, "hygie train-job: --spec: %v\n", err)
-		return 2
-	}
-	if _, err := RunJob(ctx, spec, stdout); err != nil {
-		fmt.Fprintf(stderr, "hygie train-job: %v\n", err)
-		return 1
-	}
-	return 0
+// Workers are the commands hygie's own jobs run (`hygie NAME --spec
+// JSON`): training, the privacy audit, the de-identifier's training. Each
+// decodes its spec and does the work, writing progress to w.
+var Workers = map[string]Worker{
+	JobCommand: worker("Run a training job's work", func(ctx context.Context, s Spec, w io.Writer) error {
+		_, err := RunJob(ctx, s, w)
+		return err
+	}),
+	AuditJobCommand: worker("Run a privacy audit job's work", func(ctx context.Context, s AuditSpec, w io.Writer) error {
+		_, err := RunAuditJob(ctx, s, w)
+		return err
+	}),
+	DeidJobCommand: worker("Run a de-identifier training job's work", func(ctx context.Context, s DeidSpec, w io.Writer) error {
+		_, err := RunDeidJob(ctx, s, w)
+		return err
+	}),
 }
 
-// MainIfJob lets a test binary act as hygie for training and audit jobs:
-// called first in TestMain, it runs the job and exits when the binary was
-// started as `BINARY train-job --spec JSON` or `BINARY audit-job --spec
-// JSON` (jobs run App.Executable, the test binary under go test).
+// Worker is one of hygie's job commands.
+type Worker struct {
+	Short string
+	// Run decodes the JSON spec (errs.Invalid when malformed) and runs it.
+	Run func(ctx context.Context, spec []byte, w io.Writer) error
+}
+
+func worker[S any](short string, run func(context.Context, S, io.Writer) error) Worker {
+	return Worker{Short: short, Run: func(ctx context.Context, b []byte, w io.Writer) error {
+		var spec S
+		if err := json.Unmarshal(b, &spec); err != nil {
+			return errs.Invalidf("--spec: %v", err)
+		}
+		return run(ctx, spec, w)
+	}}
+}
+
+// MainIfJob lets a test binary act as hygie for its own jobs: called first
+// in TestMain, it runs the job and exits when the binary was started as
+// `BINARY NAME --spec JSON` for a NAME of Workers (jobs run App.Executable,
+// the test binary under go test).
 func MainIfJob() {
-	if len(os.Args) > 1 && os.Args[1] == JobCommand {
-		os.Exit(JobMain(context.Background(), os.Args[2:], os.Stdout, os.Stderr))
+	if len(os.Args) < 2 {
+		return
 	}
-	if len(os.Args) > 1 && os.Args[1] == AuditJobCommand {
-		os.Exit(AuditJobMain(context.Background(), os.Args[2:], os.Stdout, os.Stderr))
+	w, ok := Workers[os.Args[1]]
+	if !ok {
+		return
 	}
+	if len(os.Args) != 4 || os.Args[2] != "--spec" {
+		fmt.Fprintf(os.Stderr, "usage: hygie %s --spec JSON\n", os.Args[1])
+		os.Exit(2)
+	}
+	if err := w.Run(context.Background(), []byte(os.Args[3]), os.Stdout); err != nil {
+		fmt.Fprintf(os.Stderr, "hygie %s: %v\n", os.Args[1], err)
+		os.Exit(1)
+	}
+	os.Exit(0)
 }

@@ -1,8 +1,14 @@
 package deid
 
 import (
+	"bufio"
+	"bytes"
 	"cmp"
+	"encoding/json"
+	"fmt"
+	"io"
 	"slices"
+	"unicode/utf8"
 )
 
 // Document is one annotated (or de-identified) text.
@@ -157,4 +163,46 @@ func (r Report) SortedLabels() []string {
 		return cmp.Compare(la, lb)
 	})
 	return out
+}
+
+// ReadDocuments reads annotated documents, one JSON object per line (id,
+// text, entities with code-point offsets). name is used in errors, which
+// give the line but never quote the content; lines longer than maxBytes are
+// refused.
+func ReadDocuments(r io.Reader, name string, maxBytes int) ([]Document, error) {
+	br := bufio.NewReaderSize(r, 256<<10)
+	var docs []Document
+	for n := 1; ; n++ {
+		line, err := br.ReadBytes('\n')
+		if len(bytes.TrimSpace(line)) > 0 {
+			in, perr := ParseLine(line, maxBytes)
+			if perr != nil {
+				return nil, fmt.Errorf("deid: %s line %d: %v", name, n, perr)
+			}
+			var doc struct {
+				Entities []Entity `json:"entities"`
+			}
+			if jerr := json.Unmarshal(line, &doc); jerr != nil {
+				return nil, fmt.Errorf("deid: %s line %d: bad entities", name, n)
+			}
+			id := string(in.ID)
+			var s string
+			if json.Unmarshal(in.ID, &s) == nil {
+				id = s
+			}
+			cps := utf8.RuneCountInString(in.Text)
+			for _, en := range doc.Entities {
+				if en.Start < 0 || en.End > cps || en.Start >= en.End {
+					return nil, fmt.Errorf("deid: %s line %d: entity offsets outside the text", name, n)
+				}
+			}
+			docs = append(docs, Document{ID: id, Text: in.Text, Entities: doc.Entities})
+		}
+		if err == io.EOF {
+			return docs, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("deid: %w", err)
+		}
+	}
 }
