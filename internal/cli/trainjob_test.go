@@ -121,3 +121,46 @@ func TestTrainDatasetJob(t *testing.T) {
 		t.Errorf("clinician train = %d %s", code, errOut)
 	}
 }
+
+// TestTrainDatasetJobOnSlurm runs the same built-in training on the
+// single-node Slurm cluster (scripts/slurm.sh): the job script runs this
+// binary as hygie train-job on the node, which reaches the loopback API.
+func TestTrainDatasetJobOnSlurm(t *testing.T) {
+	if os.Getenv("HYGIE_TEST_SLURM") == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("HYGIE_TEST_SLURM is not set: CI must start the single-node Slurm cluster (scripts/slurm.sh)")
+		}
+		t.Skip("HYGIE_TEST_SLURM not set; run scripts/slurm.sh (as root) and export HYGIE_TEST_SLURM=1")
+	}
+	dir := t.TempDir()
+	env := map[string]string{"HYGIE_DATA": dir, "HYGIE_LOG_LEVEL": "warn", "HYGIE_ADDR": "127.0.0.1:1", "HYGIE_JOBS_EXECUTOR": "slurm"}
+	data, roles := writeICU(t, dir, 200)
+	for _, args := range [][]string{{"migrate"}, {"user", "create", "sophie"}, {"user", "create", "marc"}, {"project", "create", "icu"},
+		{"grant", "icu", "sophie", "steward"}, {"grant", "icu", "marc", "scientist"},
+		{"dataset", "import", data, "--name", "stays", "-p", "icu", "--level", "pseudonymized", "--roles", roles, "--as", "sophie"}} {
+		if code, out, errs := run(t, env, "", args...); code != 0 {
+			t.Fatalf("%v: %d %s %s", args, code, out, errs)
+		}
+	}
+	code, out, errOut := run(t, env, "", "train", "--dataset", "stays@1", "-p", "icu", "--as", "marc", "--target", "deces", "--positive", "oui",
+		"--learner", "gbdt", "--param", "trees=20", "--cv", "3", "--output", "json")
+	if code != 0 {
+		t.Fatalf("train on Slurm = %d\n%s\n%s", code, out, errOut)
+	}
+	var res struct {
+		Job struct {
+			Executor   string `json:"executor"`
+			ExternalID string `json:"external_id"`
+			State      string `json:"state"`
+		} `json:"job"`
+		Run struct {
+			Metrics map[string]float64 `json:"metrics"`
+		} `json:"run"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Job.Executor != "slurm" || res.Job.ExternalID == "" || res.Job.State != "succeeded" || res.Run.Metrics["cv_roc_auc_mean"] <= 0.5 {
+		t.Fatalf("slurm training: %+v", res)
+	}
+}
