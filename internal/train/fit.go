@@ -355,6 +355,12 @@ func Fit(t *model.Table, spec Spec, tr Tracker, log io.Writer) (*Outcome, error)
 	if err := tr.PutArtifact(ReportArtifact, rb); err != nil {
 		return nil, fmt.Errorf("saving the evaluation report: %w", err)
 	}
+	plots := plotFiles(rep)
+	for _, name := range sortedKeys(plots) {
+		if err := tr.PutArtifact(name, plots[name]); err != nil {
+			return nil, fmt.Errorf("saving %s: %w", name, err)
+		}
+	}
 	summary(log, out, binary, spec.Level)
 	return out, nil
 }

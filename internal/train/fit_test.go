@@ -11,6 +11,7 @@ import (
 
 	"github.com/hygie-health/hygie/internal/dataset"
 	"github.com/hygie-health/hygie/internal/model"
+	"github.com/hygie-health/hygie/internal/plot"
 )
 
 // memTracker records a run in memory.
@@ -105,6 +106,14 @@ func TestFitBinaryWithCV(t *testing.T) {
 	}
 	if _, err := model.Unmarshal(tr.artifacts[ModelArtifact]); err != nil {
 		t.Fatalf("model artifact: %v", err)
+	}
+	for _, f := range []string{"evaluation/roc.svg", "evaluation/pr.svg", "evaluation/calibration.svg", "evaluation/cv_roc_auc.svg"} {
+		if err := plot.Check(string(tr.artifacts[f])); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	if c := string(tr.artifacts["evaluation/confusion.csv"]); !strings.HasPrefix(c, ",predicted positive,predicted negative\npositive,") {
+		t.Errorf("confusion.csv = %q", c)
 	}
 	spec.Defaults()
 	trainRows, testRows, _, err := LockedSplit(tab, spec)

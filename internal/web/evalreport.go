@@ -197,7 +197,7 @@ func parseEvalReport(data []byte) *evalView {
 		lo, hi := unit()
 		pts := make([]Point, len(rep.CalCurve))
 		for i, b := range rep.CalCurve {
-			pts[i] = Point{float64(b.MeanPredicted), float64(b.ObservedRate)}
+			pts[i] = Point{X: float64(b.MeanPredicted), Y: float64(b.ObservedRate)}
 		}
 		v.CalBins = rep.CalCurve
 		v.Cal = LineChart{ID: "chart-calibration", Title: "Calibration curve", XLabel: "Mean predicted probability", YLabel: "Observed event rate",
@@ -260,7 +260,7 @@ func sameNotes(a, b []string) bool {
 func curvePoints(cs []evaluate.CurvePoint) []Point {
 	out := make([]Point, len(cs))
 	for i, c := range cs {
-		out[i] = Point{float64(c.X), float64(c.Y)}
+		out[i] = Point{X: float64(c.X), Y: float64(c.Y)}
 	}
 	return out
 }

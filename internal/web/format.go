@@ -2,10 +2,9 @@ package web
 
 import (
 	"fmt"
+	"github.com/hygie-health/hygie/internal/plot"
 	"html/template"
-	"math"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/hygie-health/hygie/internal/evaluate"
@@ -59,49 +58,8 @@ func fixed3(v any) string {
 	return "—"
 }
 
-// formatNumber shows a metric or feature value compactly: integers in
-// full, other everyday magnitudes with 4 significant digits, the rest in
-// exponent form.
-func formatNumber(v float64) string {
-	a := math.Abs(v)
-	switch {
-	case math.IsNaN(v) || math.IsInf(v, 0):
-		return strconv.FormatFloat(v, 'g', -1, 64)
-	case v == math.Trunc(v) && a < 1e15:
-		return groupThousands(strconv.FormatFloat(v, 'f', 0, 64))
-	case a >= 1e-3 && a < 1e6:
-		decimals := max(0, 3-int(math.Floor(math.Log10(a))))
-		s := strconv.FormatFloat(v, 'f', decimals, 64)
-		if strings.Contains(s, ".") {
-			s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
-		}
-		return groupThousands(s)
-	}
-	return strconv.FormatFloat(v, 'g', 4, 64)
-}
-
-// groupThousands inserts thin spaces between groups of three digits, the
-// French and SI way ("12 345"), which reads the same in English.
-func groupThousands(s string) string {
-	sign, frac := "", ""
-	if strings.HasPrefix(s, "-") {
-		sign, s = "-", s[1:]
-	}
-	if i := strings.IndexByte(s, '.'); i >= 0 {
-		s, frac = s[:i], s[i:]
-	}
-	if len(s) <= 4 {
-		return sign + s + frac
-	}
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteString("\u202f")
-		}
-		b.WriteRune(c)
-	}
-	return sign + b.String() + frac
-}
+// formatNumber and shorten are internal/plot's, which the charts use too.
+func formatNumber(v float64) string { return plot.FormatNumber(v) }
 
 // anyValue shows a number with formatNumber and anything else as text.
 func anyValue(v any) string {
@@ -126,9 +84,9 @@ func anyValue(v any) string {
 func count(n any) string {
 	switch v := n.(type) {
 	case int:
-		return groupThousands(strconv.Itoa(v))
+		return plot.FormatNumber(float64(v))
 	case int64:
-		return groupThousands(strconv.FormatInt(v, 10))
+		return plot.FormatNumber(float64(v))
 	}
 	return fmt.Sprint(n)
 }
@@ -150,9 +108,4 @@ func badgeClass(s string) string {
 	return "badge"
 }
 
-func shorten(s string, n int) string {
-	if len([]rune(s)) <= n {
-		return s
-	}
-	return string([]rune(s)[:n-1]) + "…"
-}
+func shorten(s string, n int) string { return plot.Shorten(s, n) }

@@ -179,7 +179,7 @@ func (u *UI) runPage(w http.ResponseWriter, r *http.Request) error {
 		} else if len(hist) > 1 && len(d.Charts) < maxRunCharts {
 			pts := make([]Point, len(hist))
 			for i, m := range hist {
-				pts[i] = Point{float64(m.Step), m.Value}
+				pts[i] = Point{X: float64(m.Step), Y: m.Value}
 			}
 			row.Chart = LineChart{ID: "chart-" + k, Title: k + " by step", XLabel: "Step", YLabel: k, IntegerX: true,
 				Series: []Series{{Name: k, Points: pts}}}.SVG()
@@ -385,7 +385,7 @@ func (u *UI) comparePage(w http.ResponseWriter, r *http.Request) error {
 			}
 			s := Series{Name: fmt.Sprintf("run %d", run.ID)}
 			for _, m := range hist {
-				s.Points = append(s.Points, Point{float64(m.Step), m.Value})
+				s.Points = append(s.Points, Point{X: float64(m.Step), Y: m.Value})
 			}
 			points += len(s.Points)
 			series = append(series, s)
