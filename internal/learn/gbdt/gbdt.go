@@ -139,6 +139,11 @@ type Node struct {
 	Right       int     `json:"right,omitempty"`
 	Value       float64 `json:"value,omitempty"` // leaf output (learning rate applied)
 	Gain        float64 `json:"gain,omitempty"`
+	// Cover is the number of training rows that reached the node (the
+	// validation rows held out for early stopping excluded). TreeSHAP
+	// (internal/explain) weighs the branches not taken by it. Models saved
+	// before covers were recorded have 0 everywhere.
+	Cover float64 `json:"cover,omitempty"`
 }
 
 // Tree is a flat list of nodes.
@@ -758,7 +763,7 @@ func (t *trainer) growTree(idx []int32, raw []float64) Tree {
 		gs += t.gh[i].g
 		hs += t.gh[i].h
 	}
-	tree := Tree{Nodes: []Node{{}}}
+	tree := Tree{Nodes: []Node{{Cover: float64(len(idx))}}}
 	root := &leaf{node: 0, idx: idx, g: gs, h: hs, hist: t.buildHist(idx)}
 	t.findBest(root)
 	leaves := []*leaf{root}
@@ -792,7 +797,7 @@ func (t *trainer) growTree(idx []int32, raw []float64) Tree {
 			nd.Threshold = math.MaxFloat64 // all non-missing go left (JSON has no Inf)
 		}
 		t.imp[s.feature] += s.gain
-		tree.Nodes = append(tree.Nodes, Node{}, Node{})
+		tree.Nodes = append(tree.Nodes, Node{Cover: float64(lo)}, Node{Cover: float64(len(l.idx) - lo)})
 		left := &leaf{node: li, idx: l.idx[:lo], depth: l.depth + 1, g: s.gl, h: s.hl}
 		right := &leaf{node: ri, idx: l.idx[lo:], depth: l.depth + 1, g: l.g - s.gl, h: l.h - s.hl}
 		small, large := left, right
