@@ -173,6 +173,7 @@ func Open(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 	a.Server.AddGovernanceAPI(a.Registry)
 	a.Server.AddPrivacyAPI(a.Datasets, a.DP)
 	a.Server.Add(mlflowapi.Routes(a.Runs)...)
+	a.Server.Add(mlflowapi.RegistryRoutes(a.Registry, a.Runs)...)
 	ui, err := web.New(web.Deps{Auth: a.Auth, Projects: a.Projects, Audit: al, Datasets: a.Datasets, Runs: a.Runs, Registry: a.Registry,
 		Jobs:    a.Jobs,
 		Monitor: a.Monitor, DP: a.DP, Vault: a.Pseudo.Vault(), SessionTTL: cfg.SessionTTL, SecureCookies: strings.HasPrefix(cfg.BaseURL(), "https://"), Logger: log})
