@@ -19,6 +19,7 @@ const (
 	Conflict        Code = "conflict"
 	Unauthenticated Code = "unauthenticated"
 	Forbidden       Code = "forbidden"
+	RateLimited     Code = "rate_limited" // too many attempts in a window: HTTP 429
 	Internal        Code = "internal"
 )
 
@@ -49,13 +50,14 @@ func Wrap(err error, code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Err: err}
 }
 
-// Invalidf, NotFoundf, Conflictf, Forbiddenf and Unauthenticatedf are shorthands for E.
+// Invalidf, NotFoundf, Conflictf, Forbiddenf, RateLimitedf and Unauthenticatedf are shorthands for E.
 func Invalidf(format string, args ...any) *Error  { return E(Invalid, format, args...) }
 func NotFoundf(format string, args ...any) *Error { return E(NotFound, format, args...) }
 func Conflictf(format string, args ...any) *Error { return E(Conflict, format, args...) }
 func Forbiddenf(format string, args ...any) *Error {
 	return E(Forbidden, format, args...)
 }
+func RateLimitedf(format string, args ...any) *Error { return E(RateLimited, format, args...) }
 func Unauthenticatedf(format string, args ...any) *Error {
 	return E(Unauthenticated, format, args...)
 }

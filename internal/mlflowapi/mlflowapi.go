@@ -135,6 +135,8 @@ func toError(err error) *Error {
 		return &Error{"PERMISSION_DENIED", msg, http.StatusForbidden}
 	case errs.Unauthenticated:
 		return &Error{"UNAUTHENTICATED", msg, http.StatusUnauthorized}
+	case errs.RateLimited:
+		return &Error{"REQUEST_LIMIT_EXCEEDED", msg, http.StatusTooManyRequests}
 	}
 	return &Error{"INTERNAL_ERROR", "internal error", http.StatusInternalServerError}
 }

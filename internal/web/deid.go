@@ -341,7 +341,7 @@ func (u *UI) vaultOpen(w http.ResponseWriter, r *http.Request) error {
 	case err == nil:
 		d.Opening, d.Audited, d.Reason = &op, strings.TrimSpace(d.Reason), ""
 		return u.renderVault(w, r, http.StatusOK, d)
-	case code == errs.Invalid || code == errs.NotFound || code == errs.Conflict:
+	case code == errs.Invalid || code == errs.NotFound || code == errs.Conflict || code == errs.RateLimited:
 		// Wrong input, unknown pseudonym, several domains, or the hourly limit.
 		d.Error = errs.MessageOf(err)
 		return u.renderVault(w, r, httpapi.Status(code), d)

@@ -232,7 +232,7 @@ func TestVaultPage(t *testing.T) {
 
 	// The hourly limit.
 	e.pseudo.Vault().HourlyLimit = len(evs)
-	if r := open(pseudonym, reason, ""); r.StatusCode != 409 || !strings.Contains(r.Body, "limit reached") || strings.Contains(r.Body, ipp) {
+	if r := open(pseudonym, reason, ""); r.StatusCode != 429 || !strings.Contains(r.Body, "limit reached") || strings.Contains(r.Body, ipp) {
 		t.Errorf("over the limit: status %d, want 409", r.StatusCode)
 	}
 }

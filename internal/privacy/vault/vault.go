@@ -297,7 +297,7 @@ func (s *Service) countAttempt(ctx context.Context, user string) error {
 	if n, err := res.RowsAffected(); err != nil {
 		return err
 	} else if n == 0 {
-		return errs.Conflictf("re-identification limit reached: %d per user per hour; try again after %s UTC", limit, window.Add(time.Hour).Format("15:04"))
+		return errs.RateLimitedf("re-identification limit reached: %d per user per hour; try again after %s UTC", limit, window.Add(time.Hour).Format("15:04"))
 	}
 	return nil
 }
