@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hygie-health/hygie/internal/db"
@@ -65,6 +66,13 @@ func (e Event) hash() string {
 type Log struct {
 	db  *db.DB
 	now func() time.Time
+
+	mu      sync.Mutex
+	checked struct { // the last event a verification found intact
+		seq  int64
+		hash string
+	}
+	lastFull time.Time // when a full walk last found the chain intact
 }
 
 // New returns the audit log stored in d.
@@ -211,8 +219,12 @@ func (l *Log) List(ctx context.Context, f Filter) ([]Event, error) {
 
 // Report is the result of Verify.
 type Report struct {
-	Events    int64  `json:"events"`
-	OK        bool   `json:"ok"`
+	Events int64 `json:"events"`
+	OK     bool  `json:"ok"`
+	// From is the first event this verification walked: 1 for a full
+	// verification, later for VerifyRecent (the events before it were
+	// found intact earlier by this process, and the last of them rechecked).
+	From      int64  `json:"from,omitempty"`
 	BrokenSeq int64  `json:"broken_seq,omitempty"`
 	Problem   string `json:"problem,omitempty"`
 	Head      string `json:"head,omitempty"`
@@ -222,13 +234,60 @@ type Report struct {
 // whose content no longer matches its hash, whose previous hash does not
 // match its predecessor, or a gap in the sequence (a deleted event).
 func (l *Log) Verify(ctx context.Context) (Report, error) {
-	rows, err := l.db.Query(ctx, `SELECT `+cols+` FROM audit_events ORDER BY seq`)
+	start := l.now()
+	r, err := l.verifyFrom(ctx, 0, genesis)
+	if err == nil && r.OK {
+		l.mu.Lock()
+		l.lastFull = start
+		l.mu.Unlock()
+	}
+	return r, err
+}
+
+// Thresholds of VerifyRecent: below fullWalkEvents events, or when the
+// last full walk is older than fullWalkEvery, it walks the whole chain.
+var (
+	fullWalkEvents int64 = 50000
+	fullWalkEvery        = 10 * time.Minute
+)
+
+// VerifyRecent is Verify made cheap enough for every load of a page: on a
+// long chain it verifies only the events written since the last
+// verification that found the chain intact, after rechecking that the last
+// event then verified is unchanged, and walks the whole chain again every
+// fullWalkEvery. `hygie audit verify` always walks everything.
+func (l *Log) VerifyRecent(ctx context.Context) (Report, error) {
+	l.mu.Lock()
+	cp, lastFull := l.checked, l.lastFull
+	l.mu.Unlock()
+	if cp.seq < fullWalkEvents || l.now().Sub(lastFull) > fullWalkEvery {
+		return l.Verify(ctx)
+	}
+	if cp.seq > 0 {
+		e, err := scan(l.db.QueryRow(ctx, `SELECT `+cols+` FROM audit_events WHERE seq = ?`, cp.seq))
+		if err != nil || e.Hash != cp.hash || e.hash() != e.Hash {
+			return l.verifyFrom(ctx, 0, genesis) // changed or gone: say where, from the start
+		}
+	}
+	if cp.seq == 0 {
+		return l.verifyFrom(ctx, 0, genesis)
+	}
+	return l.verifyFrom(ctx, cp.seq, cp.hash)
+}
+
+// verifyFrom walks the events after seq after, whose predecessor's hash is
+// prev, and remembers the new head when the walk finds the chain intact.
+func (l *Log) verifyFrom(ctx context.Context, after int64, prev string) (Report, error) {
+	rows, err := l.db.Query(ctx, `SELECT `+cols+` FROM audit_events WHERE seq > ? ORDER BY seq`, after)
 	if err != nil {
 		return Report{}, err
 	}
 	defer rows.Close()
-	r := Report{OK: true}
-	prev, want := genesis, int64(1)
+	r := Report{OK: true, Events: after, From: after + 1, Head: prev}
+	if after == 0 {
+		r.Head = ""
+	}
+	want := after + 1
 	for rows.Next() {
 		e, err := scan(rows)
 		if err != nil {
@@ -249,7 +308,17 @@ func (l *Log) Verify(ctx context.Context) (Report, error) {
 		prev, want = e.Hash, e.Seq+1
 		r.Head = e.Hash
 	}
-	return r, rows.Err()
+	if err := rows.Err(); err != nil {
+		return Report{}, err
+	}
+	if r.OK && r.Events > 0 {
+		l.mu.Lock()
+		if r.Events > l.checked.seq {
+			l.checked.seq, l.checked.hash = r.Events, r.Head
+		}
+		l.mu.Unlock()
+	}
+	return r, nil
 }
 
 // MarshalDetail encodes a detail map for Event.Detail.

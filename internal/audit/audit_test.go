@@ -124,3 +124,47 @@ func TestConcurrentAppendsKeepOneChain(t *testing.T) {
 		}
 	})
 }
+
+func TestVerifyRecent(t *testing.T) {
+	defer audit.SetFullWalk(1, time.Hour)() // incremental from the second check on
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		l := audit.New(d)
+		fill(t, l, 5)
+		r, err := l.VerifyRecent(ctx)
+		if err != nil || !r.OK || r.Events != 5 || r.From != 1 {
+			t.Fatalf("first check walks everything: %+v %v", r, err)
+		}
+		fill(t, l, 3)
+		r, err = l.VerifyRecent(ctx)
+		if err != nil || !r.OK || r.Events != 8 || r.From != 6 {
+			t.Fatalf("second check walks the new events: %+v %v", r, err)
+		}
+		full, _ := l.Verify(ctx)
+		if full.Head != r.Head {
+			t.Fatalf("heads differ: %s vs %s", full.Head, r.Head)
+		}
+		// A change to a new event, or to the last verified one, is found.
+		fill(t, l, 2)
+		if _, err := d.Exec(ctx, `UPDATE audit_events SET actor = 'mallory' WHERE seq = 9`); err != nil {
+			t.Fatal(err)
+		}
+		if r, _ := l.VerifyRecent(ctx); r.OK || r.BrokenSeq != 9 {
+			t.Fatalf("tampered new event: %+v", r)
+		}
+		if _, err := d.Exec(ctx, `UPDATE audit_events SET actor = 'mallory' WHERE seq = 8`); err != nil {
+			t.Fatal(err)
+		}
+		if r, _ := l.VerifyRecent(ctx); r.OK || r.BrokenSeq != 8 || r.From != 1 {
+			t.Fatalf("tampered checkpoint: %+v", r)
+		}
+		// A change before the checkpoint waits for the next full walk.
+		defer audit.SetFullWalk(1, 0)()
+		if _, err := d.Exec(ctx, `UPDATE audit_events SET actor = 'mallory' WHERE seq = 2`); err != nil {
+			t.Fatal(err)
+		}
+		if r, _ := l.VerifyRecent(ctx); r.OK || r.BrokenSeq != 2 {
+			t.Fatalf("full walk: %+v", r)
+		}
+	})
+}
