@@ -172,6 +172,7 @@ func Open(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 	a.Server.AddJobsAPI(a.Jobs, a.Runs)
 	a.Server.AddGovernanceAPI(a.Registry)
 	a.Server.AddPrivacyAPI(a.Datasets, a.DP)
+	a.wireMonitoring()
 	a.Server.Add(mlflowapi.Routes(a.Runs)...)
 	a.Server.Add(mlflowapi.RegistryRoutes(a.Registry, a.Runs)...)
 	ui, err := web.New(web.Deps{Auth: a.Auth, Projects: a.Projects, Audit: al, Datasets: a.Datasets, Runs: a.Runs, Registry: a.Registry,
@@ -222,6 +223,7 @@ func (a *App) Run(ctx context.Context, l net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
+	a.startMonitoring(ctx)
 	a.Log.Info("hygie serving", "addr", l.Addr().String(), "database", string(a.DB.Dialect()), "version", Version)
 	select {
 	case err := <-errc:

@@ -38,6 +38,9 @@ type Config struct {
 	MaxRequestBytes int64         `yaml:"max_request_bytes" env:"HYGIE_MAX_REQUEST_BYTES" flag:"max-request-bytes" help:"largest accepted request body in bytes"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" env:"HYGIE_SHUTDOWN_TIMEOUT" flag:"shutdown-timeout" help:"grace period for in-flight requests on SIGTERM"`
 	SessionTTL      time.Duration `yaml:"session_ttl" env:"HYGIE_SESSION_TTL" flag:"session-ttl" help:"lifetime of a web login session"`
+	// MonitorInterval is how often the server checks every model in
+	// production (drift, live performance, alert rules); 0 turns it off.
+	MonitorInterval time.Duration `yaml:"monitor_interval" env:"HYGIE_MONITOR_INTERVAL" flag:"monitor-interval" help:"run monitoring checks of production models this often (e.g. 1h); 0 turns them off"`
 
 	LogFormat string `yaml:"log_format" env:"HYGIE_LOG_FORMAT" flag:"log-format" help:"log format: text or json"`
 	LogLevel  string `yaml:"log_level" env:"HYGIE_LOG_LEVEL" flag:"log-level" help:"log level: debug, info, warn, error"`
@@ -64,6 +67,7 @@ func Default() Config {
 		MaxRequestBytes: 32 << 20,
 		ShutdownTimeout: 15 * time.Second,
 		SessionTTL:      12 * time.Hour,
+		MonitorInterval: time.Hour,
 		LogFormat:       "text",
 		LogLevel:        "info",
 		S3Region:        "us-east-1",
@@ -175,6 +179,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SessionTTL <= 0 {
 		return fmt.Errorf("setting session_ttl (HYGIE_SESSION_TTL): must be positive")
+	}
+	if c.MonitorInterval < 0 {
+		return fmt.Errorf("setting monitor_interval (HYGIE_MONITOR_INTERVAL): must be 0 (off) or positive")
 	}
 	switch c.LogFormat {
 	case "text", "json":

@@ -104,3 +104,24 @@ func TestEnvErrors(t *testing.T) {
 		t.Fatal("unknown key accepted")
 	}
 }
+
+func TestMonitorInterval(t *testing.T) {
+	c := Default()
+	if c.MonitorInterval != time.Hour {
+		t.Fatalf("default monitor interval %v, want 1h", c.MonitorInterval)
+	}
+	for _, tt := range []struct {
+		value string
+		want  time.Duration
+	}{{"15m", 15 * time.Minute}, {"0", 0}} {
+		c := Default()
+		env := map[string]string{"HYGIE_MONITOR_INTERVAL": tt.value}
+		if err := c.LoadEnv(func(k string) string { return env[k] }); err != nil || c.MonitorInterval != tt.want || c.Validate() != nil {
+			t.Errorf("HYGIE_MONITOR_INTERVAL=%s: %v, %v", tt.value, c.MonitorInterval, err)
+		}
+	}
+	c.MonitorInterval = -time.Minute
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "monitor_interval") {
+		t.Errorf("negative interval: %v", err)
+	}
+}

@@ -1,12 +1,18 @@
 // Package monitor follows models in production: the prediction log and
 // clinicians' feedback on individual predictions, which feeds the next
-// annotation queue and training run.
+// annotation queue and training run; and the checks of a model in
+// production against its training data: data drift per input and for the
+// whole dataset, prediction drift, live performance measured from
+// feedback and estimated without labels (CBPE), stored over time, with
+// alert rules that call webhooks. See docs/monitoring.md.
 package monitor
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"sync"
 	"time"
 
 	"github.com/hygie-health/hygie/internal/audit"
@@ -46,10 +52,24 @@ type Service struct {
 	db    *db.DB
 	audit *audit.Log
 	now   func() time.Time
+
+	src      Sources // set by SetSources: what checks read
+	refs     refCache
+	webhooks sync.WaitGroup
+	client   *http.Client
 }
 
 // NewService returns the monitoring service.
-func NewService(d *db.DB, a *audit.Log) *Service { return &Service{db: d, audit: a, now: time.Now} }
+func NewService(d *db.DB, a *audit.Log) *Service {
+	return &Service{db: d, audit: a, now: time.Now, client: &http.Client{Timeout: 10 * time.Second}}
+}
+
+// SetSources gives the service what checks read; without them Check
+// answers that monitoring is not configured.
+func (s *Service) SetSources(src Sources) { s.src = src }
+
+// SetClock replaces the clock (tests).
+func (s *Service) SetClock(now func() time.Time) { s.now = now }
 
 const predCols = `pr.id, p.name, m.name, mv.version, pr.at, pr.inputs_json, pr.outputs_json`
 const predFrom = ` FROM predictions pr JOIN model_versions mv ON mv.id = pr.model_version_id JOIN models m ON m.id = mv.model_id JOIN projects p ON p.id = m.project_id `
