@@ -1,19 +1,13 @@
 package monitor
 
 import (
-	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
-	"net/http"
 	"net/url"
-	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -507,36 +501,10 @@ func (s *Service) evaluate(ctx context.Context, r AlertRule, rep *CheckReport) (
 	return a, true, nil
 }
 
-// post sends an alert to the rule's webhook in the background. With
-// secret_env set, the body is signed: X-Hygie-Signature: sha256=HEX(HMAC-SHA256).
+// post sends an alert to the rule's webhook in the background (see
+// internal/webhook: signed when secret_env is set).
 func (s *Service) post(ctx context.Context, r AlertRule, n AlertNotification) {
-	body, _ := json.Marshal(n)
-	req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), "POST", r.Webhook, bytes.NewReader(body))
-	if err != nil {
-		return
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "hygie-webhook")
-	if r.SecretEnv != "" {
-		if key := os.Getenv(r.SecretEnv); key != "" {
-			mac := hmac.New(sha256.New, []byte(key))
-			mac.Write(body)
-			req.Header.Set("X-Hygie-Signature", "sha256="+hex.EncodeToString(mac.Sum(nil)))
-		}
-	}
-	s.webhooks.Add(1)
-	go func() {
-		defer s.webhooks.Done()
-		resp, err := s.client.Do(req)
-		if err != nil {
-			slog.Warn("monitoring webhook failed", "project", n.Project, "host", req.URL.Host, "error", err.Error())
-			return
-		}
-		resp.Body.Close()
-		if resp.StatusCode/100 != 2 {
-			slog.Warn("monitoring webhook refused", "project", n.Project, "host", req.URL.Host, "status", resp.StatusCode)
-		}
-	}()
+	s.webhooks.Post(ctx, r.Webhook, r.SecretEnv, n.Project, n)
 }
 
 // WaitWebhooks waits for the alerts in flight (tests, shutdown).

@@ -11,14 +11,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"sync"
 	"time"
 
 	"github.com/hygie-health/hygie/internal/audit"
 	"github.com/hygie-health/hygie/internal/auth"
 	"github.com/hygie-health/hygie/internal/db"
 	"github.com/hygie-health/hygie/internal/errs"
+	"github.com/hygie-health/hygie/internal/webhook"
 )
 
 // Verdicts a clinician may give.
@@ -55,13 +54,12 @@ type Service struct {
 
 	src      Sources // set by SetSources: what checks read
 	refs     refCache
-	webhooks sync.WaitGroup
-	client   *http.Client
+	webhooks webhook.Sender
 }
 
 // NewService returns the monitoring service.
 func NewService(d *db.DB, a *audit.Log) *Service {
-	return &Service{db: d, audit: a, now: time.Now, client: &http.Client{Timeout: 10 * time.Second}}
+	return &Service{db: d, audit: a, now: time.Now}
 }
 
 // SetSources gives the service what checks read; without them Check

@@ -15,7 +15,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hygie-health/hygie/internal/audit"
@@ -24,6 +23,7 @@ import (
 	"github.com/hygie-health/hygie/internal/errs"
 	hmodel "github.com/hygie-health/hygie/internal/model"
 	"github.com/hygie-health/hygie/internal/track"
+	"github.com/hygie-health/hygie/internal/webhook"
 )
 
 // Environments in promotion order. "none" is a freshly registered version;
@@ -103,7 +103,7 @@ type Service struct {
 	runs     *track.Service
 	audit    *audit.Log
 	now      func() time.Time
-	webhooks sync.WaitGroup
+	webhooks webhook.Sender
 }
 
 // NewService returns the registry service.
