@@ -15,24 +15,12 @@ import (
 // The refusal, the policy and the model card are left as screenshots.
 func TestBrowserGovernance(t *testing.T) {
 	ctx := newBrowser(t, 90*time.Second)
+	d := driver{t: t, ctx: ctx}
+	step, text := d.step, d.text
 	e := newEnv(t)
 	g := e.seedGovernance()
 	url := e.srv.URL
 
-	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
-	}
 	signIn := func(user string) {
 		t.Helper()
 		step("sign in as "+user,

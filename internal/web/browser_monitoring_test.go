@@ -13,23 +13,11 @@ import (
 // histograms and the live metrics; the dashboard is left as a screenshot.
 func TestBrowserMonitoring(t *testing.T) {
 	ctx := newBrowser(t, 90*time.Second)
+	d := driver{t: t, ctx: ctx}
+	step, text := d.step, d.text
 	e := newEnv(t)
 	page := e.seedMonitoring()
 	url := e.srv.URL
-	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
-	}
 	step("sign in",
 		chromedp.Navigate(url+"/login"),
 		chromedp.WaitVisible(chromedp.CSS("#username")),

@@ -16,24 +16,12 @@ import (
 // as screenshots.
 func TestBrowserRunsAndCompare(t *testing.T) {
 	ctx := newBrowser(t, 60*time.Second)
+	d := driver{t: t, ctx: ctx}
+	step, text := d.step, d.text
 	e := newEnv(t)
 	runs := e.seedRuns()
 	url := e.srv.URL
 
-	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
-	}
 	nodes := func(sel string) []map[string]string {
 		t.Helper()
 		attrs, err := chromedp.Run(ctx, chromedp.AttributesAll(chromedp.CSSAll(sel)))

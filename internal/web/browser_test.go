@@ -69,31 +69,10 @@ func newBrowser(t *testing.T, limit time.Duration) context.Context {
 // a screenshot too.
 func TestBrowserSignInToAudit(t *testing.T) {
 	ctx := newBrowser(t, 45*time.Second)
+	d := driver{t: t, ctx: ctx}
+	step, text, location := d.step, d.text, d.location
 	e := newEnv(t)
 	url := e.srv.URL
-
-	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
-	}
-	location := func() string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Location())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
 
 	step("open hygie", chromedp.Navigate(url+"/"), chromedp.WaitVisible(chromedp.CSS("#token")))
 	if got := location(); got != url+"/login?next=%2F" {
@@ -212,4 +191,35 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// driver runs chromedp steps for a browser test, failing it on error.
+type driver struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+func (d driver) step(name string, actions ...chromedp.Action[chromedp.Void]) {
+	d.t.Helper()
+	if err := chromedp.Do(d.ctx, actions...); err != nil {
+		d.t.Fatalf("%s: %v", name, err)
+	}
+}
+
+func (d driver) text(sel string) string {
+	d.t.Helper()
+	s, err := chromedp.Run(d.ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		d.t.Fatalf("text of %s: %v", sel, err)
+	}
+	return s
+}
+
+func (d driver) location() string {
+	d.t.Helper()
+	s, err := chromedp.Run(d.ctx, chromedp.Location())
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return s
 }
