@@ -252,8 +252,8 @@ func TestPseudonymizeWithSpec(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err = v.Reidentify(rita, vault.Request{Project: "proj", Pseudonym: ids[1], Reason: reason})
-			if !errs.Is(err, errs.Conflict) || !strings.Contains(errs.MessageOf(err), "limit") {
-				t.Fatalf("over the limit = %v, want conflict", err)
+			if !errs.Is(err, errs.RateLimited) || !strings.Contains(errs.MessageOf(err), "limit") {
+				t.Fatalf("over the limit = %v, want rate_limited", err)
 			}
 			v.SetClock(func() time.Time { return time.Now().Add(time.Hour) })
 			defer v.SetClock(time.Now)
