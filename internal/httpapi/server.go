@@ -207,6 +207,14 @@ func (s *Server) wrap(rt Route) http.Handler {
 			return
 		}
 		if err := rt.Handler(sw, r); err != nil {
+			if sw.status != 0 {
+				// The response has started (a streamed export): it cannot
+				// turn into an error any more; the client sees it cut short.
+				if ctx := r.Context(); ctx.Err() == nil {
+					log.Warn("response cut short", "route", rt.Pattern, "error", errs.MessageOf(err))
+				}
+				return
+			}
 			s.writeError(sw, r, rt, err)
 		}
 	})
