@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -177,7 +178,7 @@ func Open(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 	a.Server.Add(mlflowapi.RegistryRoutes(a.Registry, a.Runs)...)
 	ui, err := web.New(web.Deps{Auth: a.Auth, Projects: a.Projects, Audit: al, Datasets: a.Datasets, Runs: a.Runs, Registry: a.Registry,
 		Jobs:    a.Jobs,
-		Monitor: a.Monitor, DP: a.DP, Vault: a.Pseudo.Vault(), SessionTTL: cfg.SessionTTL, SecureCookies: strings.HasPrefix(cfg.BaseURL(), "https://"), Logger: log})
+		Monitor: a.Monitor, DP: a.DP, Vault: a.Pseudo.Vault(), SessionTTL: cfg.SessionTTL, SecureCookies: cfg.TLSCert != "" || strings.HasPrefix(cfg.BaseURL(), "https://"), Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -213,8 +214,16 @@ func (a *App) Listen() (net.Listener, error) {
 // Run serves HTTP on l until ctx is done, then shuts down gracefully,
 // giving in-flight requests the configured grace period.
 func (a *App) Run(ctx context.Context, l net.Listener) error {
+	var handler http.Handler = a.Server
+	if a.Config.TLSCert != "" {
+		tc, err := a.tlsConfig()
+		if err != nil {
+			return err
+		}
+		l, handler = tls.NewListener(l, tc), hsts(handler)
+	}
 	srv := &http.Server{
-		Handler:           a.Server,
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       5 * time.Minute,
 		IdleTimeout:       2 * time.Minute,

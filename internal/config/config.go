@@ -38,6 +38,11 @@ type Config struct {
 	MaxRequestBytes int64         `yaml:"max_request_bytes" env:"HYGIE_MAX_REQUEST_BYTES" flag:"max-request-bytes" help:"largest accepted request body in bytes"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" env:"HYGIE_SHUTDOWN_TIMEOUT" flag:"shutdown-timeout" help:"grace period for in-flight requests on SIGTERM"`
 	SessionTTL      time.Duration `yaml:"session_ttl" env:"HYGIE_SESSION_TTL" flag:"session-ttl" help:"lifetime of a web login session"`
+	// TLSCert and TLSKey are PEM files (both or neither): with them every
+	// listener serves HTTPS (TLS 1.2 at least) and picks up renewed files
+	// without a restart.
+	TLSCert string `yaml:"tls_cert" env:"HYGIE_TLS_CERT" flag:"tls-cert" help:"PEM certificate (chain) file: serve HTTPS; reloaded when renewed"`
+	TLSKey  string `yaml:"tls_key" env:"HYGIE_TLS_KEY" flag:"tls-key" help:"PEM private key file of --tls-cert"`
 	// MonitorInterval is how often the server checks every model in
 	// production (drift, live performance, alert rules); 0 turns it off.
 	MonitorInterval time.Duration `yaml:"monitor_interval" env:"HYGIE_MONITOR_INTERVAL" flag:"monitor-interval" help:"run monitoring checks of production models this often (e.g. 1h); 0 turns them off"`
@@ -183,6 +188,17 @@ func (c *Config) Validate() error {
 	if c.MonitorInterval < 0 {
 		return fmt.Errorf("setting monitor_interval (HYGIE_MONITOR_INTERVAL): must be 0 (off) or positive")
 	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("setting tls_cert (HYGIE_TLS_CERT) and tls_key (HYGIE_TLS_KEY): set both or neither")
+	}
+	for _, f := range []struct{ name, path string }{{"tls_cert (HYGIE_TLS_CERT)", c.TLSCert}, {"tls_key (HYGIE_TLS_KEY)", c.TLSKey}} {
+		if f.path == "" {
+			continue
+		}
+		if st, err := os.Stat(f.path); err != nil || st.IsDir() {
+			return fmt.Errorf("setting %s: %s is not a readable file", f.name, f.path)
+		}
+	}
 	switch c.LogFormat {
 	case "text", "json":
 	default:
@@ -213,6 +229,9 @@ func (c *Config) MasterKeyPath() string {
 func (c *Config) BaseURL() string {
 	if c.PublicURL != "" {
 		return strings.TrimRight(c.PublicURL, "/")
+	}
+	if c.TLSCert != "" {
+		return "https://" + c.Addr
 	}
 	return "http://" + c.Addr
 }

@@ -1,9 +1,12 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hygie-health/hygie/internal/audit"
@@ -65,13 +68,27 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) error {
 		method, username = "token", ""
 		p, err = u.d.Auth.Authenticate(ctx, "", token)
 	case username != "" && r.PostForm.Get("password") != "":
+		if until, locked := u.throttle().locked(username); locked {
+			// Refused before the password is even checked, so guessing
+			// goes no faster for a correct guess.
+			u.auditThrottledLogin(r, username)
+			msg := fmt.Sprintf("Too many failed sign-ins for this account: try again after %s UTC, or ask an administrator.", until.UTC().Format("15:04"))
+			w.Header().Set("Retry-After", strconv.Itoa(int(time.Until(until).Seconds())+1))
+			return u.render(w, http.StatusTooManyRequests, "login", u.newPage(r, "Sign in", "", loginData{Next: next, Username: username, Error: msg}))
+		}
 		p, err = u.d.Auth.CheckPassword(ctx, username, r.PostForm.Get("password"))
+		if err == nil {
+			u.throttle().succeed(username)
+		}
 	default:
 		err = errs.Unauthenticatedf("no credentials")
 	}
 	if err != nil {
 		if !errs.Is(err, errs.Unauthenticated) {
 			return err
+		}
+		if method == "password" {
+			u.throttle().fail(username)
 		}
 		u.auditFailedLogin(r, username, method)
 		return u.render(w, http.StatusUnauthorized, "login", u.newPage(r, "Sign in", "", loginData{Next: next, Username: username, Error: errLogin}))
@@ -106,6 +123,120 @@ func (u *UI) auditFailedLogin(r *http.Request, username, method string) {
 	if err := u.d.Audit.Append(r.Context(), e); err != nil {
 		u.log.Error("audit failed login", "request_id", audit.RequestIDFrom(r.Context()), "err", err)
 	}
+}
+
+// auditThrottledLogin records a sign-in refused by the throttle, with the
+// same care as auditFailedLogin (no secret, no unknown username).
+func (u *UI) auditThrottledLogin(r *http.Request, username string) {
+	e := audit.Event{Actor: "anonymous", Action: "session.login_throttled", Outcome: audit.Denied,
+		Detail: audit.MarshalDetail(map[string]any{"method": "password", "max_failures": maxFailedLogins, "window": failedLoginWindow.String()})}
+	if _, err := u.d.Auth.UserByName(r.Context(), username); err == nil {
+		e.Target = "user:" + username
+	}
+	if err := u.d.Audit.Append(r.Context(), e); err != nil {
+		u.log.Error("audit throttled login", "request_id", audit.RequestIDFrom(r.Context()), "err", err)
+	}
+}
+
+// Login throttling: after maxFailedLogins failed password sign-ins for one
+// username within failedLoginWindow, further attempts for that username are
+// refused (429) for loginLockout, whatever the password. The counts live in
+// the memory of the process: each hygie server process throttles on its
+// own, and a restart forgets them. Token sign-ins are not throttled by
+// username (tokens are long random secrets).
+const (
+	maxFailedLogins   = 5
+	failedLoginWindow = 15 * time.Minute
+	loginLockout      = 15 * time.Minute
+	// maxThrottled bounds the usernames remembered; beyond it, those with
+	// no recent failure and no lockout are forgotten first.
+	maxThrottled = 10000
+)
+
+// loginThrottle counts failed sign-ins per username.
+type loginThrottle struct {
+	now   func() time.Time
+	mu    sync.Mutex
+	users map[string]*loginFailures
+}
+
+type loginFailures struct {
+	failures    []time.Time // within the window, oldest first
+	lockedUntil time.Time
+}
+
+func newLoginThrottle(now func() time.Time) *loginThrottle {
+	return &loginThrottle{now: now, users: map[string]*loginFailures{}}
+}
+
+// throttles holds each UI's throttle (a UI lives as long as its server).
+var throttles sync.Map // *UI → *loginThrottle
+
+func (u *UI) throttle() *loginThrottle {
+	if t, ok := throttles.Load(u); ok {
+		return t.(*loginThrottle)
+	}
+	t, _ := throttles.LoadOrStore(u, newLoginThrottle(time.Now))
+	return t.(*loginThrottle)
+}
+
+func throttleKey(username string) string { return strings.ToLower(strings.TrimSpace(username)) }
+
+// locked reports whether sign-ins for username are refused, and until when.
+func (t *loginThrottle) locked(username string) (time.Time, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f := t.users[throttleKey(username)]
+	if f == nil || !t.now().Before(f.lockedUntil) {
+		return time.Time{}, false
+	}
+	return f.lockedUntil, true
+}
+
+// fail counts a failed sign-in and locks the username at the limit.
+func (t *loginThrottle) fail(username string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	key := throttleKey(username)
+	f := t.users[key]
+	if f == nil {
+		if len(t.users) >= maxThrottled {
+			t.prune(now)
+		}
+		f = &loginFailures{}
+		t.users[key] = f
+	}
+	f.failures = append(recent(f.failures, now), now)
+	if len(f.failures) >= maxFailedLogins {
+		f.lockedUntil, f.failures = now.Add(loginLockout), nil
+	}
+}
+
+// succeed forgets the failures of a username after a correct password.
+func (t *loginThrottle) succeed(username string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.users, throttleKey(username))
+}
+
+// prune forgets usernames with no failure in the window and no lockout;
+// the caller holds mu.
+func (t *loginThrottle) prune(now time.Time) {
+	for k, f := range t.users {
+		if len(recent(f.failures, now)) == 0 && !now.Before(f.lockedUntil) {
+			delete(t.users, k)
+		}
+	}
+}
+
+// recent drops the failures older than the window.
+func recent(failures []time.Time, now time.Time) []time.Time {
+	i := 0
+	for i < len(failures) && now.Sub(failures[i]) >= failedLoginWindow {
+		i++
+	}
+	return failures[i:]
 }
 
 // logout revokes the session, forgets the cookie and returns to sign-in.
