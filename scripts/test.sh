@@ -13,11 +13,12 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 
 # scikit-learn is the reference our learners and metrics are checked
-# against; XGBoost the reference of imported models and their TreeSHAP.
-if ! /usr/bin/python3 -c 'import sklearn, xgboost' >/dev/null 2>&1; then
-  echo "test.sh: installing python3-sklearn and python3-xgboost from Debian's packages (reference checks)" >&2
+# against; XGBoost the reference of imported models and their TreeSHAP;
+# statsmodels the reference of Fleiss' kappa.
+if ! /usr/bin/python3 -c 'import sklearn, xgboost, statsmodels' >/dev/null 2>&1; then
+  echo "test.sh: installing python3-sklearn, python3-xgboost and python3-statsmodels from Debian's packages (reference checks)" >&2
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q >&2 && apt-get install -y -q python3-sklearn python3-xgboost >&2
+  apt-get update -q >&2 && apt-get install -y -q python3-sklearn python3-xgboost python3-statsmodels >&2
 fi
 
 HYGIE_TEST_POSTGRES="$(scripts/postgres.sh | tail -n 1)"

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hygie-health/hygie/internal/annotate"
 	"github.com/hygie-health/hygie/internal/audit"
 	"github.com/hygie-health/hygie/internal/auth"
 	"github.com/hygie-health/hygie/internal/blob"
@@ -76,6 +77,9 @@ type Options struct {
 	// commands require an up-to-date schema).
 	Migrate bool
 	Logger  *slog.Logger
+	// Serving tunes model serving (the registry, logger and metrics are
+	// set by Open).
+	Serving serve.Options
 }
 
 // Open connects to storage and builds every service.
@@ -146,7 +150,6 @@ func Open(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 	}
 	a.Pseudo = pseudo.NewService(d, kr, a.Datasets, al)
 	a.Registry = registry.NewService(d, a.Runs, al)
-	a.Serve = serve.NewService(d, a.Registry, a.Blobs, al)
 	a.DP = dp.NewService(a.DB, a.Datasets, a.Audit)
 	var executor jobs.Executor = jobs.NewLocal(0)
 	if cfg.JobsExecutor == "slurm" {
@@ -169,10 +172,14 @@ func Open(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 		Auth: a.Auth, Audit: al, Logger: log, MaxRequestBytes: cfg.MaxRequestBytes, Version: Version,
 		Readiness: []httpapi.Check{{Name: "database", Fn: d.Ping}, {Name: "blobs", Fn: a.Blobs.Ping}},
 	})
+	so := o.Serving
+	so.Registerer, so.Logger = a.Server.Registry(), log
+	a.Serve = serve.New(d, a.Registry, a.Blobs, al, so)
 	a.Server.AddAPI(a.Services)
 	a.Server.AddJobsAPI(a.Jobs, a.Runs)
 	a.Server.AddGovernanceAPI(a.Registry)
 	a.Server.AddPrivacyAPI(a.Datasets, a.DP)
+	a.Server.AddAnnotationAPI(annotate.NewService(d, al, a.Datasets))
 	a.wireMonitoring()
 	a.Server.Add(mlflowapi.Routes(a.Runs)...)
 	a.Server.Add(mlflowapi.RegistryRoutes(a.Registry, a.Runs)...)
@@ -233,6 +240,7 @@ func (a *App) Run(ctx context.Context, l net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
 	a.startMonitoring(ctx)
+	go a.Serve.RunRetention(ctx, a.Config.PredictionRetention, time.Hour)
 	a.Log.Info("hygie serving", "addr", l.Addr().String(), "database", string(a.DB.Dialect()), "version", Version)
 	select {
 	case err := <-errc:
@@ -248,5 +256,10 @@ func (a *App) Run(ctx context.Context, l net.Listener) error {
 	return nil
 }
 
-// Close releases the database.
-func (a *App) Close() error { return a.DB.Close() }
+// Close writes the pending prediction log and releases the database.
+func (a *App) Close() error {
+	if a.Serve != nil {
+		a.Serve.Close()
+	}
+	return a.DB.Close()
+}

@@ -229,13 +229,21 @@ func TestAPIBadInput(t *testing.T) {
 		code, msg                             string
 	}{
 		{"unknown route", "GET", ts.URL + "/api/v1/nope", "", "", secret, 404, "not_found", "no such endpoint"},
-		{"malformed JSON", "POST", infer, "application/json", `{"inputs": [`, secret, 400, "invalid", "malformed JSON"},
-		{"wrong content type", "POST", infer, "text/plain", `{}`, secret, 400, "invalid", "Content-Type"},
-		{"unknown field", "POST", infer, "application/json", `{"inputz": []}`, secret, 400, "invalid", "unknown field"},
-		{"missing input", "POST", infer, "application/json", `{"inputs":[{"name":"taille_m","shape":[1],"datatype":"FP64","data":[1.7]}]}`, secret, 400, "invalid", `"sexe" is missing`},
-		{"shape mismatch", "POST", infer, "application/json", `{"inputs":[{"name":"taille_m","shape":[2],"datatype":"FP64","data":[1.7]},{"name":"poids_kg","shape":[1],"datatype":"FP64","data":[70]}]}`, secret, 400, "invalid", "shape"},
-		{"string data", "POST", infer, "application/json", `{"inputs":[{"name":"taille_m","shape":[1],"datatype":"BYTES","data":["x"]}]}`, secret, 400, "invalid", "not numeric"},
-		{"oversize body", "POST", infer, "application/json", big, secret, 413, "invalid", "larger than"},
+		// The inference protocol's errors are {"error": "message"}: no code.
+		{"malformed JSON", "POST", infer, "application/json", `{"inputs": [`, secret, 400, "", "malformed JSON"},
+		{"wrong content type", "POST", infer, "text/plain", `{}`, secret, 400, "", "Content-Type"},
+		{"unknown field", "POST", infer, "application/json", `{"inputz": []}`, secret, 400, "", "unknown field"},
+		{"missing input", "POST", infer, "application/json", `{"inputs":[{"name":"taille_m","shape":[1],"datatype":"FP64","data":[1.7]}]}`, secret, 400, "", `"sexe" is missing`},
+		{"shape mismatch", "POST", infer, "application/json", `{"inputs":[{"name":"taille_m","shape":[2],"datatype":"FP64","data":[1.7]},{"name":"poids_kg","shape":[1],"datatype":"FP64","data":[70]}]}`, secret, 400, "", "shape"},
+		{"string data", "POST", infer, "application/json", `{"inputs":[{"name":"taille_m","shape":[1],"datatype":"BYTES","data":["x"]}]}`, secret, 400, "", "not numeric"},
+		{"fraction in INT32", "POST", infer, "application/json", `{"inputs":[{"name":"taille_m","shape":[1],"datatype":"INT32","data":[1.5]}]}`, secret, 400, "", "whole number"},
+		{"unknown datatype", "POST", infer, "application/json", `{"inputs":[{"name":"taille_m","shape":[1],"datatype":"COMPLEX64","data":[1]}]}`, secret, 400, "", "unknown datatype"},
+		{"NaN as a string", "POST", infer, "application/json", `{"inputs":[{"name":"taille_m","shape":[1],"datatype":"FP64","data":["NaN"]}]}`, secret, 400, "", "array of numbers"},
+		{"unknown output", "POST", infer, "application/json", `{"inputs":[],"outputs":[{"name":"nope"}]}`, secret, 400, "", "not an output"},
+		{"unknown model", "POST", ts.URL + "/v2/models/nope/infer", "application/json", `{"inputs":[]}`, secret, 404, "", "not found"},
+		{"unknown version", "POST", ts.URL + "/v2/models/" + demo.Model + "/versions/99/infer", "application/json", `{"inputs":[]}`, secret, 404, "", "not found"},
+		{"unknown model metadata", "GET", ts.URL + "/v2/models/nope", "", "", secret, 404, "", "not found"},
+		{"oversize body", "POST", infer, "application/json", big, secret, 413, "", "larger than"},
 		{"revoked token", "GET", ts.URL + "/api/v1/me", "", "", revoked, 401, "unauthenticated", "revoked"},
 		{"expired token", "GET", ts.URL + "/api/v1/me", "", "", expiring, 401, "unauthenticated", "expired"},
 		{"bad version", "GET", ts.URL + "/api/v1/projects/" + demo.Project + "/datasets/cohort/versions/x", "", "", secret, 400, "invalid", "positive integer"},
@@ -254,10 +262,18 @@ func TestAPIBadInput(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer resp.Body.Close()
-			var body struct {
-				Error struct{ Code, Message, RequestID string } `json:"error"`
+			var raw struct {
+				Error json.RawMessage `json:"error"`
 			}
-			json.NewDecoder(resp.Body).Decode(&body)
+			json.NewDecoder(resp.Body).Decode(&raw)
+			var body struct {
+				Error struct{ Code, Message, RequestID string }
+			}
+			if strings.HasPrefix(tc.url, ts.URL+"/v2/") {
+				json.Unmarshal(raw.Error, &body.Error.Message)
+			} else {
+				json.Unmarshal(raw.Error, &body.Error)
+			}
 			if resp.StatusCode != tc.status || body.Error.Code != tc.code || !strings.Contains(body.Error.Message, tc.msg) {
 				t.Fatalf("HTTP %d %+v, want %d %s %q", resp.StatusCode, body.Error, tc.status, tc.code, tc.msg)
 			}
@@ -299,8 +315,15 @@ func TestOperationalEndpoints(t *testing.T) {
 	if c != 200 || !strings.Contains(b, `hygie_http_requests_total{method="GET",route="/readyz",status="200"}`) {
 		t.Fatalf("metrics %d: missing request counter", c)
 	}
-	if strings.Contains(b, demo.Model) || strings.Contains(b, "cohort") {
-		t.Fatal("metrics labels carry object names")
+	// Only the inference metrics name models (project-chosen identifiers,
+	// never patient data); no other label carries an object's name.
+	for _, line := range strings.Split(b, "\n") {
+		if !strings.HasPrefix(line, "hygie_inference_") && (strings.Contains(line, demo.Model) || strings.Contains(line, "cohort")) {
+			t.Fatalf("metrics labels carry object names: %s", line)
+		}
+	}
+	if !strings.Contains(b, `hygie_inference_requests_total{model="`+demo.Model+`",outcome="success",version="1"}`) || !strings.Contains(b, "hygie_models_loaded 1") {
+		t.Fatalf("metrics: missing the inference counters:\n%s", b)
 	}
 	c, b = get("/api/v1/openapi.json")
 	var doc struct {

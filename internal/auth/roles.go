@@ -48,8 +48,11 @@ const (
 	PermFeedbackWrite    Perm = "feedback.write"
 	PermAnnotationWrite  Perm = "annotation.write"
 	PermAnnotationManage Perm = "annotation.manage"
-	PermPredictionsRead  Perm = "prediction.read"
-	PermMonitoringRead   Perm = "monitoring.read"
+	// PermAnnotationAdjudicate resolves annotators' disagreements into gold
+	// data: it shows every annotator's answer side by side.
+	PermAnnotationAdjudicate Perm = "annotation.adjudicate"
+	PermPredictionsRead      Perm = "prediction.read"
+	PermMonitoringRead       Perm = "monitoring.read"
 )
 
 // Instance permissions: held by instance administrators only.
@@ -62,13 +65,13 @@ const (
 // rolePerms is the whole access policy: deny unless listed here.
 var rolePerms = map[Role][]Perm{
 	RoleAdmin: {PermProjectRead, PermProjectManage, PermAuditRead, PermDatasetRead, PermRunRead,
-		PermModelRead, PermModelPromote, PermPredictionsRead, PermMonitoringRead, PermAnnotationManage},
+		PermModelRead, PermModelPromote, PermPredictionsRead, PermMonitoringRead, PermAnnotationManage, PermAnnotationAdjudicate},
 	RoleSteward:      {PermProjectRead, PermAuditRead, PermDatasetRead, PermDatasetWrite, PermIdentifyingData},
 	RoleReidentifier: {PermProjectRead, PermVaultOpen},
 	RoleScientist: {PermProjectRead, PermDatasetRead, PermDatasetWrite, PermRunRead, PermRunWrite,
 		PermModelRead, PermModelWrite, PermModelPromote, PermPredict, PermPredictionsRead, PermMonitoringRead, PermAnnotationManage},
 	RoleAnnotator:          {PermProjectRead, PermAnnotationWrite},
-	RoleClinicianValidator: {PermProjectRead, PermModelRead, PermModelSignoff, PermPredict, PermFeedbackWrite, PermPredictionsRead, PermMonitoringRead},
+	RoleClinicianValidator: {PermProjectRead, PermModelRead, PermModelSignoff, PermPredict, PermFeedbackWrite, PermPredictionsRead, PermMonitoringRead, PermAnnotationAdjudicate},
 	RoleViewer:             {PermProjectRead, PermRunRead, PermModelRead, PermMonitoringRead},
 }
 

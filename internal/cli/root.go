@@ -118,7 +118,7 @@ from HYGIE_*_FILE) and an optional YAML file (--config); see 'hygie config'.`,
 			pf.DurationVar(p, f.Flag, *p, f.Help)
 		}
 	}
-	root.AddCommand(e.serverCmd(), e.migrateCmd(), e.configCmd(), e.userCmd(), e.tokenCmd(), e.projectCmd(),
+	root.AddCommand(e.serverCmd(), e.serveCmd(), e.migrateCmd(), e.configCmd(), e.userCmd(), e.tokenCmd(), e.projectCmd(),
 		e.grantCmd(), e.revokeCmd(), e.auditCmd(), e.demoCmd(), e.datasetCmd(),
 		e.deidCmd(),
 		e.anonymizeCmd(),
@@ -128,6 +128,7 @@ from HYGIE_*_FILE) and an optional YAML file (--config); see 'hygie config'.`,
 		e.trainCmd(), e.predictCmd(),
 		e.jobCmd(), e.privacyAuditCmd(),
 		e.modelCmd(), e.policyCmd(),
+		e.annotateCmd(),
 		e.versionCmd(), e.backupCmd(), e.restoreCmd(),
 	)
 	root.AddCommand(e.workerCmds()...)

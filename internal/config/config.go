@@ -43,6 +43,9 @@ type Config struct {
 	// without a restart.
 	TLSCert string `yaml:"tls_cert" env:"HYGIE_TLS_CERT" flag:"tls-cert" help:"PEM certificate (chain) file: serve HTTPS; reloaded when renewed"`
 	TLSKey  string `yaml:"tls_key" env:"HYGIE_TLS_KEY" flag:"tls-key" help:"PEM private key file of --tls-cert"`
+	// PredictionRetention is how long logged predictions (and the feedback
+	// on them) are kept; 0 keeps them. The server prunes hourly.
+	PredictionRetention time.Duration `yaml:"prediction_retention" env:"HYGIE_PREDICTION_RETENTION" flag:"prediction-retention" help:"delete logged predictions older than this (e.g. 2160h); 0 keeps them"`
 	// MonitorInterval is how often the server checks every model in
 	// production (drift, live performance, alert rules); 0 turns it off.
 	MonitorInterval time.Duration `yaml:"monitor_interval" env:"HYGIE_MONITOR_INTERVAL" flag:"monitor-interval" help:"run monitoring checks of production models this often (e.g. 1h); 0 turns them off"`
@@ -176,6 +179,17 @@ func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return fmt.Errorf("setting addr (HYGIE_ADDR): %q is not host:port", c.Addr)
 	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("setting tls_cert (HYGIE_TLS_CERT) and tls_key (HYGIE_TLS_KEY): set both or neither")
+	}
+	for _, f := range []struct{ name, path string }{{"tls_cert (HYGIE_TLS_CERT)", c.TLSCert}, {"tls_key (HYGIE_TLS_KEY)", c.TLSKey}} {
+		if f.path == "" {
+			continue
+		}
+		if st, err := os.Stat(f.path); err != nil || st.IsDir() {
+			return fmt.Errorf("setting %s: %s is not a readable file", f.name, f.path)
+		}
+	}
 	if c.MaxRequestBytes <= 0 {
 		return fmt.Errorf("setting max_request_bytes (HYGIE_MAX_REQUEST_BYTES): must be positive")
 	}
@@ -188,16 +202,8 @@ func (c *Config) Validate() error {
 	if c.MonitorInterval < 0 {
 		return fmt.Errorf("setting monitor_interval (HYGIE_MONITOR_INTERVAL): must be 0 (off) or positive")
 	}
-	if (c.TLSCert == "") != (c.TLSKey == "") {
-		return fmt.Errorf("setting tls_cert (HYGIE_TLS_CERT) and tls_key (HYGIE_TLS_KEY): set both or neither")
-	}
-	for _, f := range []struct{ name, path string }{{"tls_cert (HYGIE_TLS_CERT)", c.TLSCert}, {"tls_key (HYGIE_TLS_KEY)", c.TLSKey}} {
-		if f.path == "" {
-			continue
-		}
-		if st, err := os.Stat(f.path); err != nil || st.IsDir() {
-			return fmt.Errorf("setting %s: %s is not a readable file", f.name, f.path)
-		}
+	if c.PredictionRetention < 0 {
+		return fmt.Errorf("setting prediction_retention (HYGIE_PREDICTION_RETENTION): must be 0 (keep) or positive")
 	}
 	switch c.LogFormat {
 	case "text", "json":

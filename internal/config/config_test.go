@@ -64,6 +64,7 @@ func TestValidateNamesTheSetting(t *testing.T) {
 		{"bad level", func(c *Config) { c.LogLevel = "loud" }, "setting log_level"},
 		{"zero body", func(c *Config) { c.MaxRequestBytes = 0 }, "setting max_request_bytes"},
 		{"bad jobs executor", func(c *Config) { c.JobsExecutor = "k8s" }, "setting jobs_executor"},
+		{"negative retention", func(c *Config) { c.PredictionRetention = -time.Hour }, "setting prediction_retention"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -102,6 +103,17 @@ func TestEnvErrors(t *testing.T) {
 	os.WriteFile(f, []byte("unknown_key: 1\n"), 0o600)
 	if err := c.LoadFile(f); err == nil {
 		t.Fatal("unknown key accepted")
+	}
+}
+
+func TestPredictionRetention(t *testing.T) {
+	c := Default()
+	if c.PredictionRetention != 0 {
+		t.Fatalf("default retention %v, want 0 (keep)", c.PredictionRetention)
+	}
+	env := map[string]string{"HYGIE_PREDICTION_RETENTION": "2160h"}
+	if err := c.LoadEnv(func(k string) string { return env[k] }); err != nil || c.PredictionRetention != 2160*time.Hour {
+		t.Fatalf("retention from env = %v, %v", c.PredictionRetention, err)
 	}
 }
 

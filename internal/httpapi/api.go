@@ -41,7 +41,8 @@ type Services struct {
 	Train func(ctx context.Context, spec train.Spec, experiment string) (jobs.Job, train.Spec, error)
 }
 
-// AddAPI registers the REST API (/api/v1) and the Open Inference Protocol (/v2).
+// AddAPI registers the REST API (/api/v1) and the Open Inference Protocol
+// (/v2, see api_oip.go).
 func (s *Server) AddAPI(svc Services) {
 	a := &api{Services: svc}
 	const (
@@ -49,7 +50,6 @@ func (s *Server) AddAPI(svc Services) {
 		proj  = "projects"
 		data  = "datasets"
 		model = "models"
-		oip   = "inference (Open Inference Protocol v2)"
 	)
 	s.Add(
 		Route{Method: "GET", Pattern: "/api/v1/me", Summary: "The authenticated user and their roles", Tag: admin, Scope: Authenticated, Handler: a.me},
@@ -89,17 +89,8 @@ func (s *Server) AddAPI(svc Services) {
 		Route{Method: "PUT", Pattern: "/api/v1/projects/{project}/gates", Summary: "Set a validation gate rule", Tag: model, Scope: Project, Perm: auth.PermProjectManage, Handler: a.setGate},
 		Route{Method: "GET", Pattern: "/api/v1/projects/{project}/predictions", Summary: "Latest logged predictions", Tag: model, Scope: Project, Perm: auth.PermPredictionsRead, Handler: a.listPredictions},
 		Route{Method: "POST", Pattern: "/api/v1/projects/{project}/predictions/{id}/feedback", Summary: "A clinician's verdict on a prediction", Tag: model, Scope: Project, Perm: auth.PermFeedbackWrite, Handler: a.feedback},
-
-		Route{Method: "GET", Pattern: "/v2", Summary: "Server metadata", Tag: oip, Scope: Public, Handler: a.oipServer},
-		Route{Method: "GET", Pattern: "/v2/health/live", Summary: "Server liveness", Tag: oip, Scope: Public, Handler: a.oipLive},
-		Route{Method: "GET", Pattern: "/v2/health/ready", Summary: "Server readiness", Tag: oip, Scope: Public, Handler: a.oipLive},
-		Route{Method: "GET", Pattern: "/v2/models/{name}", Summary: "Model metadata (production version)", Tag: oip, Scope: Project, Perm: auth.PermModelRead, ProjectOf: a.modelProject, Handler: a.oipModel},
-		Route{Method: "GET", Pattern: "/v2/models/{name}/versions/{version}", Summary: "Model metadata", Tag: oip, Scope: Project, Perm: auth.PermModelRead, ProjectOf: a.modelProject, Handler: a.oipModel},
-		Route{Method: "GET", Pattern: "/v2/models/{name}/ready", Summary: "Model readiness", Tag: oip, Scope: Project, Perm: auth.PermModelRead, ProjectOf: a.modelProject, Handler: a.oipModelReady},
-		Route{Method: "GET", Pattern: "/v2/models/{name}/versions/{version}/ready", Summary: "Model version readiness", Tag: oip, Scope: Project, Perm: auth.PermModelRead, ProjectOf: a.modelProject, Handler: a.oipModelReady},
-		Route{Method: "POST", Pattern: "/v2/models/{name}/infer", Summary: "Inference with the production version", Tag: oip, Scope: Project, Perm: auth.PermPredict, ProjectOf: a.modelProject, Handler: a.oipInfer},
-		Route{Method: "POST", Pattern: "/v2/models/{name}/versions/{version}/infer", Summary: "Inference with a given version", Tag: oip, Scope: Project, Perm: auth.PermPredict, ProjectOf: a.modelProject, Handler: a.oipInfer},
 	)
+	s.AddOIP(svc)
 	s.AddPrivacyIAPI(svc)
 }
 
@@ -638,94 +629,6 @@ func (a *api) feedback(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return WriteJSON(w, http.StatusCreated, f)
-}
-
-// Open Inference Protocol.
-
-func (a *api) modelProject(r *http.Request) (string, error) {
-	return a.Registry.ProjectOfModel(r.Context(), r.PathValue("name"))
-}
-
-func (a *api) oipServer(w http.ResponseWriter, r *http.Request) error {
-	return WriteJSON(w, http.StatusOK, map[string]any{"name": "hygie", "version": "v2", "extensions": []string{}})
-}
-
-func (a *api) oipLive(w http.ResponseWriter, r *http.Request) error {
-	return WriteJSON(w, http.StatusOK, map[string]bool{"live": true, "ready": true})
-}
-
-func optionalVersion(r *http.Request) (int, error) {
-	if r.PathValue("version") == "" {
-		return 0, nil
-	}
-	return pathInt(r, "version")
-}
-
-func (a *api) oipModel(w http.ResponseWriter, r *http.Request) error {
-	n, err := optionalVersion(r)
-	if err != nil {
-		return err
-	}
-	name := r.PathValue("name")
-	v, err := a.Serve.Resolve(r.Context(), name, n)
-	if err != nil {
-		return err
-	}
-	all, err := a.Registry.Versions(r.Context(), name)
-	if err != nil {
-		return err
-	}
-	versions := []string{}
-	for _, x := range all {
-		versions = append(versions, strconv.Itoa(x.Version))
-	}
-	type meta struct {
-		Name     string `json:"name"`
-		Datatype string `json:"datatype"`
-		Shape    []int  `json:"shape"`
-	}
-	var ins, outs []meta
-	for _, t := range v.Signature.Inputs {
-		ins = append(ins, meta{t.Name, t.Datatype, []int{-1}})
-	}
-	for _, t := range v.Signature.Outputs {
-		outs = append(outs, meta{t.Name, t.Datatype, []int{-1}})
-	}
-	return WriteJSON(w, http.StatusOK, map[string]any{"name": name, "versions": versions, "platform": v.Flavor, "inputs": ins, "outputs": outs,
-		"parameters": map[string]any{"version": v.Version, "environment": v.Environment}})
-}
-
-func (a *api) oipModelReady(w http.ResponseWriter, r *http.Request) error {
-	n, err := optionalVersion(r)
-	if err != nil {
-		return err
-	}
-	_, err = a.Serve.Ready(r.Context(), r.PathValue("name"), n)
-	if err != nil && errs.Is(err, errs.NotFound) {
-		return err
-	}
-	ready := err == nil
-	status := http.StatusOK
-	if !ready {
-		status = http.StatusServiceUnavailable
-	}
-	return WriteJSON(w, status, map[string]any{"name": r.PathValue("name"), "ready": ready})
-}
-
-func (a *api) oipInfer(w http.ResponseWriter, r *http.Request) error {
-	n, err := optionalVersion(r)
-	if err != nil {
-		return err
-	}
-	var req serve.Request
-	if err := DecodeJSON(r, &req); err != nil {
-		return err
-	}
-	resp, err := a.Serve.Infer(r.Context(), r.PathValue("name"), n, req)
-	if err != nil {
-		return err
-	}
-	return WriteJSON(w, http.StatusOK, resp)
 }
 
 func pathInt(r *http.Request, name string) (int, error) {

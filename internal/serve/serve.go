@@ -6,24 +6,26 @@
 package serve
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
+	"log/slog"
 	"math"
+	"math/rand/v2"
+	"runtime"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hygie-health/hygie/internal/audit"
 	"github.com/hygie-health/hygie/internal/blob"
 	"github.com/hygie-health/hygie/internal/db"
 	"github.com/hygie-health/hygie/internal/errs"
-	"github.com/hygie-health/hygie/internal/learn"
-	"github.com/hygie-health/hygie/internal/model"
 	"github.com/hygie-health/hygie/internal/registry"
 )
 
@@ -45,9 +47,10 @@ type Tensor struct {
 
 // Request is an OIP inference request.
 type Request struct {
-	ID         string         `json:"id,omitempty"`
-	Parameters map[string]any `json:"parameters,omitempty"`
-	Inputs     []Tensor       `json:"inputs"`
+	ID         string            `json:"id,omitempty"`
+	Parameters map[string]any    `json:"parameters,omitempty"`
+	Inputs     []Tensor          `json:"inputs"`
+	Outputs    []RequestedOutput `json:"outputs,omitempty"`
 }
 
 // OutTensor is an OIP response tensor.
@@ -67,76 +70,185 @@ type Response struct {
 	Outputs      []OutTensor    `json:"outputs"`
 }
 
+// RequestedOutput names an output the client wants; hygie's models have one.
+type RequestedOutput struct {
+	Name       string         `json:"name"`
+	Parameters map[string]any `json:"parameters,omitempty"`
+}
+
+// Errors the server may recover from: the HTTP layer answers 503.
+var (
+	// ErrOverloaded is a model's full request queue.
+	ErrOverloaded = errors.New("the model's request queue is full: retry later")
+	// ErrTimeout is a request not answered within the server's timeout.
+	ErrTimeout = errors.New("the request timed out")
+)
+
+// Routes of a prediction.
+const (
+	RoutePrimary = "primary"
+	RouteCanary  = "canary"
+	RouteShadow  = "shadow"
+)
+
+// Options tune the server. Zero values take the defaults.
+type Options struct {
+	// Environment is the one unversioned model names resolve to
+	// (default production).
+	Environment string
+	// MemoryBudget bounds the artifact bytes of the models kept loaded;
+	// the least recently used are unloaded beyond it (default 1 GiB).
+	MemoryBudget int64
+	// ResolveEvery is how long a name's resolution to a version is
+	// trusted before the registry is read again (default 2s): a promotion
+	// or rollback is served at most this late.
+	ResolveEvery time.Duration
+	// MaxBatch is the most rows one model call predicts (default 64);
+	// MaxDelay how long a request may wait for others to join its batch
+	// (default 0: only requests already queued join).
+	MaxBatch int
+	MaxDelay time.Duration
+	// QueueSize bounds the requests waiting per model version (default
+	// 1024); beyond it requests fail with ErrOverloaded.
+	QueueSize int
+	// Workers is the number of concurrent model calls per model version
+	// (default GOMAXPROCS).
+	Workers int
+	// Timeout bounds one request (default 10s).
+	Timeout time.Duration
+	// LogBuffer bounds the prediction-log entries waiting to be written
+	// (default 4096); when full, inference waits (nothing is dropped).
+	LogBuffer int
+	// LogDelay is how long the log writer waits for more predictions to
+	// share a commit (default 1ms; negative: none). Under load it multiplies
+	// the rows per commit; it adds at most LogDelay to a response.
+	LogDelay time.Duration
+	// LogWait bounds how long a response waits for its predictions'
+	// commit (default 2ms; negative: until committed). A commit that takes
+	// longer (a disk stall, a saturated server) still completes in the
+	// background; the answer just does not wait for it.
+	LogWait time.Duration
+	// AsyncLog answers before the prediction is written. By default the
+	// response waits for the batched write, so the prediction ids it
+	// returns can be used at once (feedback).
+	AsyncLog bool
+	// Registerer receives the serving metrics (nil: not exported).
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.Environment == "" {
+		o.Environment = "production"
+	}
+	if o.MemoryBudget <= 0 {
+		o.MemoryBudget = 1 << 30
+	}
+	if o.ResolveEvery <= 0 {
+		o.ResolveEvery = 2 * time.Second
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 64
+	}
+	if o.QueueSize <= 0 {
+		o.QueueSize = 1024
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 10 * time.Second
+	}
+	if o.LogDelay == 0 {
+		o.LogDelay = time.Millisecond
+	}
+	if o.LogWait == 0 {
+		o.LogWait = 2 * time.Millisecond
+	}
+	if o.LogBuffer <= 0 {
+		o.LogBuffer = 4096
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
 // Service serves models.
 type Service struct {
 	db    *db.DB
 	reg   *registry.Service
 	blobs blob.Store
 	audit *audit.Log
+	opt   Options
+	log   *slog.Logger
 	now   func() time.Time
+	rand  func() float64
 
-	mu     sync.Mutex
-	loaded map[int64]*loaded // by model version id
+	cache   *cache
+	names   *resolver
+	writer  *logWriter
+	metrics *metrics
+	shadows sync.WaitGroup
+	// predictDelay slows every model call (tests of queues and timeouts).
+	predictDelay time.Duration
 }
 
-// loaded is a model in memory: hygie's model format, or the older bare
-// linear regression.
-type loaded struct {
-	linear *learn.LinearRegression
-	model  *model.Model
-}
-
-// NewService returns the serving service.
+// NewService returns the serving service with default options.
 func NewService(d *db.DB, reg *registry.Service, b blob.Store, a *audit.Log) *Service {
-	return &Service{db: d, reg: reg, blobs: b, audit: a, now: time.Now, loaded: map[int64]*loaded{}}
+	return New(d, reg, b, a, Options{})
 }
+
+// New returns the serving service; Close stops it.
+func New(d *db.DB, reg *registry.Service, b blob.Store, a *audit.Log, o Options) *Service {
+	o.defaults()
+	s := &Service{db: d, reg: reg, blobs: b, audit: a, opt: o, log: o.Logger, now: time.Now, rand: rand.Float64}
+	s.metrics = newMetrics(o.Registerer)
+	s.cache = newCache(s)
+	s.names = &resolver{s: s, entries: map[nameKey]*resolution{}}
+	s.writer = newLogWriter(d, o.LogBuffer, o.LogDelay, o.Logger)
+	s.metrics.setLoaded(func() float64 { return float64(s.cache.len()) })
+	return s
+}
+
+// Environment is the environment unversioned names resolve to.
+func (s *Service) Environment() string { return s.opt.Environment }
+
+// Close waits for background predictions and writes the pending log.
+func (s *Service) Close() error {
+	s.shadows.Wait()
+	s.cache.closeAll()
+	return s.writer.close()
+}
+
+// Flush returns once every prediction answered so far is in the log.
+func (s *Service) Flush(ctx context.Context) error {
+	if err := s.writer.write(ctx, nil, true, -1); err != errLogClosed {
+		return err
+	}
+	return nil // Close wrote everything
+}
+
+// Ping checks the registry database answers (server readiness).
+func (s *Service) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
 
 // Resolve returns the version to serve: the given version number, or the
-// one in production when version is 0.
+// one in the server's environment when version is 0.
 func (s *Service) Resolve(ctx context.Context, model string, version int) (registry.Version, error) {
-	if version > 0 {
-		return s.reg.Version(ctx, model, version)
+	r, err := s.names.get(ctx, model, version)
+	if err != nil {
+		return registry.Version{}, err
 	}
-	return s.reg.InEnvironment(ctx, model, "production")
+	return r.primary, nil
 }
 
-func (s *Service) load(ctx context.Context, v registry.Version) (*loaded, error) {
-	s.mu.Lock()
-	m, ok := s.loaded[v.ID]
-	s.mu.Unlock()
-	if ok {
-		return m, nil
-	}
-	if v.Flavor != FlavorLinear && v.Flavor != model.Format {
-		return nil, errs.Invalidf("model %s version %d has flavor %q, which this server cannot run", v.Model, v.Version, v.Flavor)
-	}
-	rc, err := s.blobs.Get(ctx, v.ArtifactKey)
+// ProjectOf returns the project of a model, read from the registry at most
+// every ResolveEvery.
+func (s *Service) ProjectOf(ctx context.Context, model string) (string, error) {
+	r, err := s.names.get(ctx, model, -1)
 	if err != nil {
-		return nil, fmt.Errorf("load model artifact: %w", err)
+		return "", err
 	}
-	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, 256<<20))
-	if err != nil {
-		return nil, fmt.Errorf("load model artifact: %w", err)
-	}
-	m = &loaded{}
-	if v.Flavor == model.Format {
-		if m.model, err = model.Unmarshal(b); err != nil {
-			return nil, fmt.Errorf("model artifact: %w", err)
-		}
-	} else {
-		m.linear = &learn.LinearRegression{}
-		if err := json.Unmarshal(b, m.linear); err != nil {
-			return nil, fmt.Errorf("decode model artifact: %w", err)
-		}
-		if len(m.linear.Features) != len(m.linear.Coef) {
-			return nil, fmt.Errorf("model artifact: %d features but %d coefficients", len(m.linear.Features), len(m.linear.Coef))
-		}
-	}
-	s.mu.Lock()
-	s.loaded[v.ID] = m
-	s.mu.Unlock()
-	return m, nil
+	return r.project, nil
 }
 
 // Ready reports whether the model's served version loads.
@@ -145,78 +257,137 @@ func (s *Service) Ready(ctx context.Context, model string, version int) (registr
 	if err != nil {
 		return v, err
 	}
-	_, err = s.load(ctx, v)
+	_, err = s.cache.get(ctx, v)
 	return v, err
 }
 
-// Infer validates req against the model, predicts and logs each prediction.
-func (s *Service) Infer(ctx context.Context, model string, version int, req Request) (Response, error) {
-	v, err := s.Resolve(ctx, model, version)
+// Infer validates req against the model, predicts (batched with concurrent
+// requests) and logs each prediction. Without a version, the request goes
+// to the version in the server's environment, or to the model's canary
+// with the canary's share.
+func (s *Service) Infer(ctx context.Context, name string, version int, req Request) (Response, error) {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, s.opt.Timeout)
+	defer cancel()
+	res, err := s.names.get(ctx, name, version)
 	if err != nil {
+		s.metrics.outcome("", "", err)
 		return Response{}, err
 	}
-	m, err := s.load(ctx, v)
-	if err != nil {
-		return Response{}, err
+	v, route := res.primary, RoutePrimary
+	var shadow *registry.Canary
+	if res.canary != nil && s.rand() < res.canary.Share {
+		if res.canary.Mode == registry.ModeCanary {
+			v, route = res.canary.Version, RouteCanary
+		} else {
+			shadow = res.canary
+		}
+	}
+	resp, err := s.infer(ctx, start, name, v, route, req, true)
+	if err == nil && shadow != nil {
+		s.shadow(ctx, name, shadow.Version, req)
+	}
+	return resp, err
+}
+
+// infer predicts with version v and logs the predictions under route.
+func (s *Service) infer(ctx context.Context, start time.Time, name string, v registry.Version, route string, req Request, wait bool) (Response, error) {
+	label := strconv.Itoa(v.Version)
+	for _, o := range req.Outputs {
+		if o.Name != outputName(v) {
+			err := errs.Invalidf("output %q is not an output of this model (outputs: %s)", o.Name, outputName(v))
+			s.metrics.outcome(name, label, err)
+			return Response{}, err
+		}
 	}
 	var (
-		y      []float64
-		inputs func(i int) any
+		y   []float64
+		p   *prepared
+		err error
 	)
-	if m.model != nil {
-		t, err := table(m.model.Inputs, req.Inputs)
-		if err != nil {
-			return Response{}, err
+	for range 3 { // a model unloaded meanwhile is loaded again
+		var m *loaded
+		if m, err = s.cache.get(ctx, v); err != nil {
+			break
 		}
-		if y, err = m.model.Predict(t); err != nil {
-			return Response{}, errs.Invalidf("%s", errs.MessageOf(err))
+		if p, err = m.prepare(req.Inputs); err != nil {
+			break
 		}
-		inputs = func(i int) any { return rowInputs(t, i) }
-	} else {
-		X, err := rows(m.linear.Features, req.Inputs)
-		if err != nil {
-			return Response{}, err
-		}
-		if y, err = m.linear.PredictBatch(X); err != nil {
-			return Response{}, errs.Invalidf("%s", errs.MessageOf(err))
-		}
-		inputs = func(i int) any {
-			in := map[string]float64{}
-			for j, f := range m.linear.Features {
-				in[f] = X[i][j]
-			}
-			return in
+		if y, err = m.batch.do(ctx, p.raw); !errors.Is(err, errUnloaded) {
+			break
 		}
 	}
-	outName := "prediction"
-	if len(v.Signature.Outputs) > 0 {
-		outName = v.Signature.Outputs[0].Name
+	if err != nil {
+		s.metrics.outcome(name, label, err)
+		return Response{}, err
+	}
+	latency := time.Since(start)
+	out := outputName(v)
+	now := s.now().UTC()
+	reqID := audit.RequestIDFrom(ctx)
+	if reqID == "" {
+		reqID = req.ID
 	}
 	ids := make([]string, len(y))
-	now := s.now().UTC()
-	err = s.db.InTx(ctx, func(tx *db.Tx) error {
-		for i := range y {
-			ids[i] = uuid.NewString()
-			inJSON, _ := json.Marshal(inputs(i))
-			outJSON, _ := json.Marshal(map[string]float64{outName: y[i]})
-			if _, err := tx.Exec(ctx, `INSERT INTO predictions (id, model_version_id, at, inputs_json, outputs_json, request_id) VALUES (?, ?, ?, ?, ?, ?)`,
-				ids[i], v.ID, now, string(inJSON), string(outJSON), audit.RequestIDFrom(ctx)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	rows := make([]logRow, len(y))
+	buf := make([]byte, 0, 256)
+	for i := range y {
+		ids[i] = newID()
+		buf = p.row(buf[:0], i)
+		inputs := string(buf)
+		buf = append(appendJSONString(append(buf[:0], '{'), out), ':')
+		buf = append(appendJSONNumber(buf, y[i]), '}')
+		rows[i] = logRow{id: ids[i], versionID: v.ID, at: now, inputs: inputs, outputs: string(buf), requestID: reqID,
+			latencyMS: float64(latency.Microseconds()) / 1000, route: route}
+	}
+	if err := s.writer.write(ctx, rows, wait && !s.opt.AsyncLog, s.opt.LogWait); err != nil {
+		s.metrics.outcome(name, label, err)
 		return Response{}, fmt.Errorf("log predictions: %w", err)
 	}
+	s.metrics.outcome(name, label, nil)
+	params := make(map[string]any, len(req.Parameters)+1)
+	for k, x := range req.Parameters {
+		params[k] = x
+	}
+	params["prediction_ids"] = ids
 	return Response{
-		ModelName: model, ModelVersion: fmt.Sprint(v.Version), ID: req.ID,
-		Parameters: map[string]any{"prediction_ids": ids},
-		Outputs:    []OutTensor{{Name: outName, Shape: []int64{int64(len(y))}, Datatype: "FP64", Data: y}},
+		ModelName: name, ModelVersion: label, ID: req.ID, Parameters: params,
+		Outputs: []OutTensor{{Name: out, Shape: []int64{int64(len(y))}, Datatype: "FP64", Data: y}},
 	}, nil
 }
 
-var numericTypes = map[string]bool{"FP16": true, "FP32": true, "FP64": true, "INT8": true, "INT16": true, "INT32": true, "INT64": true, "UINT8": true, "UINT16": true, "UINT32": true, "UINT64": true}
+// shadow lets the candidate predict on req in the background; its answers
+// are logged with route shadow and never returned.
+func (s *Service) shadow(ctx context.Context, name string, v registry.Version, req Request) {
+	ctx = context.WithoutCancel(ctx)
+	s.shadows.Add(1)
+	go func() {
+		defer s.shadows.Done()
+		ctx, cancel := context.WithTimeout(ctx, s.opt.Timeout)
+		defer cancel()
+		if _, err := s.infer(ctx, time.Now(), name, v, RouteShadow, req, false); err != nil {
+			s.log.Warn("shadow prediction failed", "model", name, "version", v.Version, "err", errs.MessageOf(err))
+		}
+	}()
+}
+
+// newID returns a prediction id: a version-7 UUID, ordered by time, so
+// that the log's primary key grows at its end rather than at random pages.
+func newID() string {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return uuid.NewString()
+	}
+	return id.String()
+}
+
+// outputName is the model's output tensor: named by the signature.
+func outputName(v registry.Version) string {
+	if len(v.Signature.Outputs) > 0 {
+		return v.Signature.Outputs[0].Name
+	}
+	return "prediction"
+}
 
 // rows turns request tensors into a feature matrix. Two layouts are
 // accepted: one tensor per feature, named after it, of shape [N] or [N,1];
@@ -230,9 +401,12 @@ func rows(features []string, inputs []Tensor) ([][]float64, error) {
 		if !numericTypes[t.Datatype] {
 			return nil, errs.Invalidf("input %q: datatype %q is not numeric (want FP32, FP64, INT32, …)", t.Name, t.Datatype)
 		}
-		data, err := flatten(t.Data)
+		data, err := numbers(t.Data, t.Datatype)
 		if err != nil {
 			return nil, errs.Invalidf("input %q: %v", t.Name, err)
+		}
+		if slices.ContainsFunc(data, math.IsNaN) {
+			return nil, errs.Invalidf("input %q: a value is missing (null): this model needs complete data", t.Name)
 		}
 		n := int64(1)
 		for _, d := range t.Shape {
@@ -288,69 +462,4 @@ func rows(features []string, inputs []Tensor) ([][]float64, error) {
 		}
 	}
 	return X, nil
-}
-
-// flatten reads a flat or nested JSON array of finite numbers.
-func flatten(raw json.RawMessage) ([]float64, error) {
-	var out []float64
-	err := walkArray(raw, func(x any) error {
-		n, ok := x.(json.Number)
-		if !ok {
-			return fmt.Errorf("data must be an array of numbers")
-		}
-		f, err := n.Float64()
-		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-			return fmt.Errorf("value %s is not a finite number", n)
-		}
-		out = append(out, f)
-		return nil
-	})
-	return out, err
-}
-
-// flattenStrings reads a flat or nested JSON array of strings (BYTES).
-func flattenStrings(raw json.RawMessage) ([]string, error) {
-	var out []string
-	err := walkArray(raw, func(x any) error {
-		s, ok := x.(string)
-		if !ok {
-			return fmt.Errorf("BYTES data must be an array of strings")
-		}
-		out = append(out, s)
-		return nil
-	})
-	return out, err
-}
-
-// walkArray calls leaf on every element of a flat or nested JSON array, in
-// row-major order (numbers as json.Number).
-func walkArray(raw json.RawMessage, leaf func(any) error) error {
-	if len(bytes.TrimSpace(raw)) == 0 {
-		return fmt.Errorf("data is required")
-	}
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
-		return fmt.Errorf("data is not valid JSON")
-	}
-	if _, ok := v.([]any); !ok {
-		return fmt.Errorf("data must be an array")
-	}
-	var walk func(any, int) error
-	walk = func(x any, depth int) error {
-		if depth > 8 {
-			return fmt.Errorf("data is nested too deeply")
-		}
-		if list, ok := x.([]any); ok {
-			for _, e := range list {
-				if err := walk(e, depth+1); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-		return leaf(x)
-	}
-	return walk(v, 0)
 }
