@@ -102,6 +102,9 @@ func TestDemoEndToEnd(t *testing.T) {
 			if res.Prediction <= 0 || res.Prediction >= 1 {
 				t.Fatalf("prediction %v is not a probability", res.Prediction)
 			}
+			if res.Explained != 6 {
+				t.Fatalf("the explanation covers %d inputs, want the model's 6", res.Explained)
+			}
 			run, err := a.Runs.Get(ctx, res.RunID)
 			if err != nil || run.Status != track.Finished || run.Params["group"] != "patient_id" || run.Params["cv"] != "5" || run.DatasetVersionID == nil {
 				t.Fatalf("training run = %+v, %v", run, err)

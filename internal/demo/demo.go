@@ -15,6 +15,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -70,6 +71,7 @@ type Result struct {
 	ModelVersion int                `json:"model_version"`
 	PredictionID string             `json:"prediction_id"`
 	Prediction   float64            `json:"prediction"`
+	Explained    int                `json:"explained_inputs"` // inputs with a contribution in the first explanation
 	Curl         string             `json:"curl"`
 }
 
@@ -198,7 +200,7 @@ func Run(ctx context.Context, a *app.App, out io.Writer, o Options) (Result, fun
 		return res, stop, err
 	}
 	sample := patients[:3]
-	body := map[string]any{"id": "demo-1", "inputs": inferInputs(sig, sample)}
+	body := map[string]any{"id": "demo-1", "inputs": inferInputs(sig, sample), "parameters": map[string]any{"explain": true}}
 	var resp serve.Response
 	if err := call(ctx, res.BaseURL+"/v2/models/"+Model+"/infer", clin, body, &resp); err != nil {
 		return res, stop, fmt.Errorf("inference request: %w", err)
@@ -214,6 +216,23 @@ func Run(ctx context.Context, a *app.App, out io.Writer, o Options) (Result, fun
 			100*resp.Outputs[0].Data[i], map[bool]string{true: "yes", false: "no"}[p.Readmitted])
 	}
 	fmt.Fprintf(out, "  %d predictions logged by %s version %s\n", len(ids), resp.ModelName, resp.ModelVersion)
+	if ex, ok := resp.Parameters["explanations"].([]any); ok && len(ex) == len(sample) {
+		e, _ := ex[0].(map[string]any)
+		contrib, _ := e["contributions"].(map[string]any)
+		names := make([]string, 0, len(contrib))
+		for k := range contrib {
+			names = append(names, k)
+		}
+		sort.Slice(names, func(i, j int) bool {
+			return math.Abs(contrib[names[i]].(float64)) > math.Abs(contrib[names[j]].(float64))
+		})
+		var parts []string
+		for _, k := range names {
+			parts = append(parts, fmt.Sprintf("%s %+.2f", k, contrib[k].(float64)))
+		}
+		fmt.Fprintf(out, "  why (TreeSHAP, log-odds; base %.2f → %.2f): %s\n", e["base"], e["output"], strings.Join(parts, ", "))
+		res.Explained = len(contrib)
+	}
 
 	// 7. Feedback.
 	step(7, "Clinician feedback on a prediction")

@@ -41,6 +41,15 @@ func ForModel(m *model.Model, t *model.Table) ([]Explanation, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ForRaw(m, raw)
+}
+
+// ForRaw is ForModel on rows already encoded by model.Encode (the form
+// the inference server holds).
+func ForRaw(m *model.Model, raw [][]float64) ([]Explanation, error) {
+	if m == nil {
+		return nil, errs.Invalidf("no model")
+	}
 	out := make([]Explanation, len(raw))
 	switch m.Learner {
 	case model.GBDT:

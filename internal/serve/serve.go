@@ -26,6 +26,7 @@ import (
 	"github.com/hygie-health/hygie/internal/blob"
 	"github.com/hygie-health/hygie/internal/db"
 	"github.com/hygie-health/hygie/internal/errs"
+	"github.com/hygie-health/hygie/internal/explain"
 	"github.com/hygie-health/hygie/internal/registry"
 )
 
@@ -321,6 +322,15 @@ func (s *Service) infer(ctx context.Context, start time.Time, name string, v reg
 		s.metrics.outcome(name, label, err)
 		return Response{}, err
 	}
+	// Explanations (parameters.explain) are computed before anything is
+	// logged: a model that cannot be explained answers 400, logs nothing.
+	var expl []explain.Explanation
+	if want, _ := req.Parameters["explain"].(bool); want && route != RouteShadow {
+		if expl, err = s.explain(ctx, name, v, p.raw); err != nil {
+			s.metrics.outcome(name, label, err)
+			return Response{}, err
+		}
+	}
 	latency := time.Since(start)
 	out := outputName(v)
 	now := s.now().UTC()
@@ -350,6 +360,9 @@ func (s *Service) infer(ctx context.Context, start time.Time, name string, v reg
 		params[k] = x
 	}
 	params["prediction_ids"] = ids
+	if expl != nil {
+		params["explanations"] = expl
+	}
 	return Response{
 		ModelName: name, ModelVersion: label, ID: req.ID, Parameters: params,
 		Outputs: []OutTensor{{Name: out, Shape: []int64{int64(len(y))}, Datatype: "FP64", Data: y}},
@@ -462,4 +475,17 @@ func rows(features []string, inputs []Tensor) ([][]float64, error) {
 		}
 	}
 	return X, nil
+}
+
+// explain gives each row's contributions (TreeSHAP for trees, coefficient
+// × value for linear models) with the base value.
+func (s *Service) explain(ctx context.Context, name string, v registry.Version, raw [][]float64) ([]explain.Explanation, error) {
+	m, err := s.cache.get(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	if m.model == nil {
+		return nil, errs.Invalidf("model %s version %d cannot be explained: only models in hygie's format are", name, v.Version)
+	}
+	return explain.ForRaw(m.model, raw)
 }
