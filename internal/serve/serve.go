@@ -124,10 +124,11 @@ type Options struct {
 	// share a commit (default 1ms; negative: none). Under load it multiplies
 	// the rows per commit; it adds at most LogDelay to a response.
 	LogDelay time.Duration
-	// LogWait bounds how long a response waits for its predictions'
-	// commit (default 2ms; negative: until committed). A commit that takes
-	// longer (a disk stall, a saturated server) still completes in the
-	// background; the answer just does not wait for it.
+	// LogWait, if positive, bounds how long a response waits for its
+	// predictions' commit; by default (0) it waits until they are
+	// committed, so that an answered prediction is always in the log (and
+	// feedback on it found). A bounded wait trades that for latency under
+	// disk stalls: the commit still completes in the background.
 	LogWait time.Duration
 	// AsyncLog answers before the prediction is written. By default the
 	// response waits for the batched write, so the prediction ids it
@@ -162,9 +163,6 @@ func (o *Options) defaults() {
 	}
 	if o.LogDelay == 0 {
 		o.LogDelay = time.Millisecond
-	}
-	if o.LogWait == 0 {
-		o.LogWait = 2 * time.Millisecond
 	}
 	if o.LogBuffer <= 0 {
 		o.LogBuffer = 4096
