@@ -179,13 +179,14 @@ func Open(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 	a.Server.AddJobsAPI(a.Jobs, a.Runs)
 	a.Server.AddGovernanceAPI(a.Registry)
 	a.Server.AddPrivacyAPI(a.Datasets, a.DP)
-	a.Server.AddAnnotationAPI(annotate.NewService(d, al, a.Datasets))
+	ann := annotate.NewService(d, al, a.Datasets) // the API and the annotation pages share it
+	a.Server.AddAnnotationAPI(ann)
 	a.wireMonitoring()
 	a.Server.Add(mlflowapi.Routes(a.Runs)...)
 	a.Server.Add(mlflowapi.RegistryRoutes(a.Registry, a.Runs)...)
 	ui, err := web.New(web.Deps{Auth: a.Auth, Projects: a.Projects, Audit: al, Datasets: a.Datasets, Runs: a.Runs, Registry: a.Registry,
 		Jobs:    a.Jobs,
-		Monitor: a.Monitor, DP: a.DP, Vault: a.Pseudo.Vault(), SessionTTL: cfg.SessionTTL, SecureCookies: cfg.TLSCert != "" || strings.HasPrefix(cfg.BaseURL(), "https://"), Logger: log})
+		Monitor: a.Monitor, DP: a.DP, Vault: a.Pseudo.Vault(), Annotate: ann, Serve: a.Serve, Blobs: a.Blobs, SessionTTL: cfg.SessionTTL, SecureCookies: cfg.TLSCert != "" || strings.HasPrefix(cfg.BaseURL(), "https://"), Logger: log})
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,8 @@
 // card; the project's gate policy), and the audit log. It is plain HTML
 // forms rendered with html/template, one small embedded stylesheet, charts
 // as inline SVG, and no JavaScript, so it works in locked-down hospital
-// browsers.
+// browsers — except the annotation pages (annotate.go), which load one
+// hand-written static script and still work without it.
 //
 // Its routes join the httpapi route table, so the same per-route policy
 // (deny by default), authentication and same-origin checks guard them. Pages
@@ -34,8 +35,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hygie-health/hygie/internal/annotate"
 	"github.com/hygie-health/hygie/internal/audit"
 	"github.com/hygie-health/hygie/internal/auth"
+	"github.com/hygie-health/hygie/internal/blob"
 	"github.com/hygie-health/hygie/internal/dataset"
 	"github.com/hygie-health/hygie/internal/httpapi"
 	"github.com/hygie-health/hygie/internal/jobs"
@@ -44,6 +47,7 @@ import (
 	"github.com/hygie-health/hygie/internal/privacy/vault"
 	"github.com/hygie-health/hygie/internal/project"
 	"github.com/hygie-health/hygie/internal/registry"
+	"github.com/hygie-health/hygie/internal/serve"
 	"github.com/hygie-health/hygie/internal/track"
 )
 
@@ -75,6 +79,17 @@ type Deps struct {
 	// Jobs lists and cancels jobs (optional: without it the jobs pages
 	// answer 404 and run pages name no job).
 	Jobs *jobs.Service
+	// Serve lists the prediction log with each prediction's route
+	// (optional: without it the predictions page reads the monitoring
+	// service's list and shows no route).
+	Serve *serve.Service
+	// Blobs reads model artifacts, to explain a logged prediction again
+	// (optional: without it a prediction's page shows no explanation).
+	Blobs blob.Store
+	// Annotate receives predictions flagged incorrect as annotation tasks
+	// (optional: without it the feedback form offers no annotation project),
+	// and serves the annotation pages (without it they answer 404).
+	Annotate *annotate.Service
 	// SessionTTL is how long a web session lasts (DefaultSessionTTL if 0).
 	SessionTTL time.Duration
 	// SecureCookies marks the session cookie Secure: set it whenever the UI
@@ -94,7 +109,7 @@ type UI struct {
 }
 
 // pageNames are the templates under templates/ rendered inside layout.html.
-var pageNames = []string{"login", "home", "project", "dataset", "audit", "error", "risk", "dp", "deid", "vault", "runs", "run", "compare", "jobs", "job", "models", "version", "card", "policy", "cases", "monitoring"}
+var pageNames = []string{"login", "home", "project", "dataset", "audit", "error", "risk", "dp", "deid", "vault", "runs", "run", "compare", "jobs", "job", "models", "version", "card", "policy", "cases", "monitoring", "predictions", "prediction", "annotate", "annotate_list"}
 
 // New parses the embedded templates once and returns the UI.
 func New(d Deps) (*UI, error) {
@@ -158,7 +173,7 @@ func (u *UI) Routes() []httpapi.Route {
 		{Method: "POST", Pattern: "/projects/{project}/vault", Summary: "Re-identify a pseudonym (form: pseudonym, reason, domain): the original value, in this answer only; audited with the reason, rate-limited", Tag: tag,
 			Scope: httpapi.Project, Perm: auth.PermVaultOpen, Web: true, Handler: u.vaultOpen},
 		{Method: "GET", Pattern: "/admin/audit", Summary: "All audit events and the chain's verification", Tag: tag, Scope: httpapi.Instance, Perm: auth.PermAuditReadAll, Web: true, Handler: u.adminAudit},
-	}, append(append(append(u.privacyRoutes(tag), u.runRoutes(tag)...), u.governanceRoutes(tag)...), u.monitoringRoutes(tag)...)...)
+	}, append(append(append(u.privacyRoutes(tag), u.runRoutes(tag)...), u.governanceRoutes(tag)...), append(append(u.monitoringRoutes(tag), u.predictionRoutes(tag)...), u.annotateRoutes(tag)...)...)...)
 }
 
 // style serves the embedded stylesheet. Pages link it with a content
