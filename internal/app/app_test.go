@@ -105,6 +105,19 @@ func TestDemoEndToEnd(t *testing.T) {
 			if res.Explained != 6 {
 				t.Fatalf("the explanation covers %d inputs, want the model's 6", res.Explained)
 			}
+			// A month of older patients: the birth year drifts, and the
+			// outcomes fed back give live performance with an interval.
+			mon := res.Monitoring
+			if mon == nil || mon.Drift == nil || mon.Performance == nil || mon.Performance.N < 400 {
+				t.Fatalf("monitoring check after a month: %+v", mon)
+			}
+			birth := false
+			for _, c := range mon.Drift.Columns {
+				birth = birth || c.Name == "date_naissance_annee" && c.Drift
+			}
+			if auc, ok := mon.Performance.Metrics["roc_auc"]; !birth || !ok || auc.Lower >= auc.Upper || auc.Estimate < 0.6 {
+				t.Fatalf("drift on the birth year %v, live AUC %+v", birth, mon.Performance.Metrics["roc_auc"])
+			}
 			run, err := a.Runs.Get(ctx, res.RunID)
 			if err != nil || run.Status != track.Finished || run.Params["group"] != "patient_id" || run.Params["cv"] != "5" || run.DatasetVersionID == nil {
 				t.Fatalf("training run = %+v, %v", run, err)

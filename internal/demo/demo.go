@@ -29,6 +29,7 @@ import (
 	"github.com/hygie-health/hygie/internal/errs"
 	"github.com/hygie-health/hygie/internal/jobs"
 	"github.com/hygie-health/hygie/internal/model"
+	"github.com/hygie-health/hygie/internal/monitor"
 	"github.com/hygie-health/hygie/internal/privacy/anon"
 	"github.com/hygie-health/hygie/internal/privacy/pseudo"
 	"github.com/hygie-health/hygie/internal/privacy/risk"
@@ -62,17 +63,18 @@ type Options struct {
 
 // Result is what the demo leaves behind.
 type Result struct {
-	BaseURL      string             `json:"base_url"`
-	AdminToken   string             `json:"admin_token"`
-	ClinicianTok string             `json:"clinician_token"`
-	Dataset      string             `json:"dataset"`
-	RunID        int64              `json:"run_id"`
-	TestMetrics  map[string]float64 `json:"test_metrics"`
-	ModelVersion int                `json:"model_version"`
-	PredictionID string             `json:"prediction_id"`
-	Prediction   float64            `json:"prediction"`
-	Explained    int                `json:"explained_inputs"` // inputs with a contribution in the first explanation
-	Curl         string             `json:"curl"`
+	BaseURL      string               `json:"base_url"`
+	AdminToken   string               `json:"admin_token"`
+	ClinicianTok string               `json:"clinician_token"`
+	Dataset      string               `json:"dataset"`
+	RunID        int64                `json:"run_id"`
+	TestMetrics  map[string]float64   `json:"test_metrics"`
+	ModelVersion int                  `json:"model_version"`
+	PredictionID string               `json:"prediction_id"`
+	Prediction   float64              `json:"prediction"`
+	Explained    int                  `json:"explained_inputs"`     // inputs with a contribution in the first explanation
+	Monitoring   *monitor.CheckReport `json:"monitoring,omitempty"` // the check after a month of use
+	Curl         string               `json:"curl"`
 }
 
 // The recipe of stage 3: the seed example's unit conversion.
@@ -242,6 +244,9 @@ func Run(ctx context.Context, a *app.App, out io.Writer, o Options) (Result, fun
 		return res, stop, fmt.Errorf("feedback: %w", err)
 	}
 	fmt.Fprintf(out, "  claire marked prediction %s as %v\n", res.PredictionID, fb["verdict"])
+	if res.Monitoring, err = monthOfUse(ctx, as, a, out, res.BaseURL, clin, sig, o.Seed); err != nil {
+		return res, stop, err
+	}
 
 	rep, err := a.Audit.Verify(ctx)
 	if err != nil {
@@ -481,7 +486,7 @@ func inferInputs(sig registry.Signature, ps []cohort.Patient) []map[string]any {
 		case "date_naissance", "date_naissance_annee":
 			return float64(p.BirthDate.Year())
 		case "taille_m":
-			return p.HeightCM / 100
+			return math.Round(p.HeightCM*10) / 1000
 		case "taille_cm":
 			return p.HeightCM
 		case "poids_kg":
@@ -622,4 +627,68 @@ func governedPromotion(as func(string) context.Context, a *app.App, out io.Write
 		}
 	}
 	return nil
+}
+
+// monthOfUse plays a month in production: the ward sends an older
+// population than the training cohort (patients born before 1965), the
+// outcomes come back as clinicians' feedback, and a monitoring check
+// compares the month with the training data.
+func monthOfUse(ctx context.Context, as func(string) context.Context, a *app.App, out io.Writer, baseURL, tok string, sig registry.Signature, seed int64) (*monitor.CheckReport, error) {
+	var month []cohort.Patient
+	for _, p := range cohort.Generate(4000, seed+1) {
+		if p.BirthDate.Year() < 1965 && len(month) < 400 {
+			month = append(month, p)
+		}
+	}
+	var ids []string
+	var probs []float64
+	for i := 0; i < len(month); i += 100 {
+		batch := month[i:min(i+100, len(month))]
+		var resp serve.Response
+		if err := call(ctx, baseURL+"/v2/models/"+Model+"/infer", tok, map[string]any{"inputs": inferInputs(sig, batch)}, &resp); err != nil {
+			return nil, fmt.Errorf("inference request: %w", err)
+		}
+		got, _ := resp.Parameters["prediction_ids"].([]any)
+		for k, id := range got {
+			s, _ := id.(string)
+			ids = append(ids, s)
+			probs = append(probs, resp.Outputs[0].Data[k])
+		}
+	}
+	for i, id := range ids {
+		verdict := "correct"
+		if (probs[i] >= 0.15) != month[i].Readmitted {
+			verdict = "incorrect"
+		}
+		if _, err := a.Monitor.RecordFeedback(as("claire"), id, verdict, strconv.FormatBool(month[i].Readmitted), ""); err != nil {
+			return nil, err
+		}
+	}
+	fmt.Fprintf(out, "  a month of use: %d predictions for patients born before 1965, each outcome fed back by the ward\n", len(ids))
+	rep, err := a.Monitor.Check(as("marc"), Model, 30*24*time.Hour)
+	if err != nil {
+		return nil, fmt.Errorf("monitoring check: %w", err)
+	}
+	if d := rep.Drift; d != nil {
+		var drifted []string
+		for _, c := range d.Columns {
+			if c.Drift {
+				drifted = append(drifted, fmt.Sprintf("%s (%s %.3g)", c.Name, c.Method, float64(c.Statistic)))
+			}
+		}
+		fmt.Fprintf(out, "  monitoring: data drift in %d of %d inputs (dataset drift: %v): %s\n", d.Drifted, len(d.Columns), d.DatasetDrift, strings.Join(drifted, ", "))
+	}
+	if p := rep.Performance; p != nil {
+		for _, m := range []string{"roc_auc", "sensitivity"} {
+			if iv, ok := p.Metrics[m]; ok {
+				fmt.Fprintf(out, "  live %s on %d labelled predictions: %.3f [%.3f–%.3f]\n", m, p.N, float64(iv.Estimate), float64(iv.Lower), float64(iv.Upper))
+			}
+		}
+	}
+	if c := rep.CBPE; c != nil {
+		if v, ok := c.Metrics["roc_auc"]; ok {
+			fmt.Fprintf(out, "  estimated without labels (CBPE) ROC AUC %.3f\n", float64(v))
+		}
+	}
+	return &rep, nil
 }
