@@ -109,7 +109,7 @@ type UI struct {
 }
 
 // pageNames are the templates under templates/ rendered inside layout.html.
-var pageNames = []string{"login", "home", "project", "dataset", "audit", "error", "risk", "dp", "deid", "vault", "runs", "run", "compare", "jobs", "job", "models", "version", "card", "policy", "cases", "monitoring", "predictions", "prediction", "annotate", "annotate_list"}
+var pageNames = []string{"login", "home", "project", "dataset", "audit", "error", "risk", "dp", "deid", "vault", "runs", "run", "compare", "jobs", "job", "models", "version", "card", "policy", "cases", "monitoring", "predictions", "prediction", "annotate", "annotate_list", "annotate_agreement", "annotate_adjudicate", "annotate_adjudicate_task"}
 
 // New parses the embedded templates once and returns the UI.
 func New(d Deps) (*UI, error) {
@@ -173,7 +173,7 @@ func (u *UI) Routes() []httpapi.Route {
 		{Method: "POST", Pattern: "/projects/{project}/vault", Summary: "Re-identify a pseudonym (form: pseudonym, reason, domain): the original value, in this answer only; audited with the reason, rate-limited", Tag: tag,
 			Scope: httpapi.Project, Perm: auth.PermVaultOpen, Web: true, Handler: u.vaultOpen},
 		{Method: "GET", Pattern: "/admin/audit", Summary: "All audit events and the chain's verification", Tag: tag, Scope: httpapi.Instance, Perm: auth.PermAuditReadAll, Web: true, Handler: u.adminAudit},
-	}, append(append(append(u.privacyRoutes(tag), u.runRoutes(tag)...), u.governanceRoutes(tag)...), append(append(u.monitoringRoutes(tag), u.predictionRoutes(tag)...), u.annotateRoutes(tag)...)...)...)
+	}, append(append(append(u.privacyRoutes(tag), u.runRoutes(tag)...), u.governanceRoutes(tag)...), append(append(u.monitoringRoutes(tag), u.predictionRoutes(tag)...), append(u.annotateRoutes(tag), u.annotateReviewRoutes(tag)...)...)...)...)
 }
 
 // style serves the embedded stylesheet. Pages link it with a content
