@@ -113,6 +113,10 @@ func TestAnnotateEndToEnd(t *testing.T) {
 		{[]string{"annotate", "labelstudio-export", "deid-notes", "-p", "notes", "--as", "marc", "--out", p("ls.json"), "--config", p("config.xml")}, 0, ""},
 		{[]string{"annotate", "create", "ls-copy", "-p", "notes", "--as", "marc", "--labels", "deid"}, 0, ""},
 		{[]string{"annotate", "labelstudio-import", "ls-copy", "-p", "notes", "--as", "marc", "--in", p("ls.json")}, 0, "added 3 tasks (0 already there, 5 annotations imported)"},
+		// The gold version retrains the de-identifier through a job; it is
+		// identifying text, so the steward runs it.
+		{[]string{"deid", "train", "-p", "notes", "--as", "marc", "--dataset", "notes_gold@1", "--synthetic", "40", "--epochs", "1"}, 1, ""},
+		{[]string{"deid", "train", "-p", "notes", "--as", "sophie", "--dataset", "notes_gold@1", "--synthetic", "40", "--epochs", "1"}, 0, "span precision"},
 	}
 	for _, s := range steps {
 		code, out, errOut := run(t, env, "", s.args...)

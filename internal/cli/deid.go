@@ -301,7 +301,7 @@ func printReport(w io.Writer, r deid.Report) {
 }
 
 func (e *env) deidTrainCmd() *cobra.Command {
-	var in, out, project, eval, experiment string
+	var in, out, project, eval, experiment, gold string
 	var docs, epochs int
 	var seed uint64
 	cmd := &cobra.Command{
@@ -322,6 +322,7 @@ readable where the job runs.`,
 		Example: `  hygie deid train --out model.bin.gz
   hygie deid train --in our-gold.jsonl --out model.bin.gz
   hygie deid train -p notes-deid --as marc --in gold-train.jsonl --eval gold-test.jsonl
+  hygie deid train -p notes-deid --as sophie --dataset deid_notes_gold@1
   hygie deid --in notes.jsonl --out out.jsonl --model model.bin.gz`,
 		Args: exactArgs(0, ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -329,7 +330,7 @@ readable where the job runs.`,
 				if out != "" {
 					return usageError{errors.New("deid train: with -p the model is the run's artifact: drop --out")}
 				}
-				spec := train.DeidSpec{Project: project, In: abs(in), Eval: abs(eval), Docs: docs, Epochs: epochs, Seed: seed}
+				spec := train.DeidSpec{Project: project, In: abs(in), Dataset: gold, Eval: abs(eval), Docs: docs, Epochs: epochs, Seed: seed}
 				return e.builtinJob(cmd, project, auth.PermRunWrite, "de-identifier training", func(a *app.App, ctx context.Context, req jobs.Request) (jobs.Job, error) {
 					req.Experiment = experiment
 					return train.SubmitDeid(ctx, a.Jobs, a.Executable, spec, req)
@@ -391,6 +392,7 @@ readable where the job runs.`,
 	f.StringVar(&in, "in", "", "annotated JSONL to add to the synthetic corpus")
 	f.StringVarP(&project, "project", "p", "", "train as a tracked job of this project")
 	f.StringVar(&eval, "eval", "", "with -p: gold JSONL to evaluate on (default: the synthetic held-out corpus)")
+	f.StringVar(&gold, "dataset", "", "with -p: a gold dataset version NAME@V (hygie annotate export --dataset) to add to the corpus")
 	f.StringVar(&experiment, "experiment", "", "with -p: experiment of the run (default: default)")
 	f.StringVar(&out, "out", "", "model file to write")
 	f.IntVar(&docs, "synthetic", synth.DefaultRecipe.Docs, "synthetic training documents (0: only --in)")

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"sort"
 	"strconv"
@@ -30,9 +31,10 @@ const (
 // must be readable where the job runs), evaluated on gold documents.
 type DeidSpec struct {
 	Project string `json:"project"`
-	In      string `json:"in,omitempty"`   // annotated JSONL added to the training corpus
-	Eval    string `json:"eval,omitempty"` // gold JSONL to evaluate on ("" → the synthetic held-out corpus)
-	Docs    int    `json:"docs"`           // synthetic training documents
+	In      string `json:"in,omitempty"`      // annotated JSONL added to the training corpus
+	Dataset string `json:"dataset,omitempty"` // or a gold dataset version NAME@V (id, text, entities), read through the API
+	Eval    string `json:"eval,omitempty"`    // gold JSONL to evaluate on ("" → the synthetic held-out corpus)
+	Docs    int    `json:"docs"`              // synthetic training documents
 	Epochs  int    `json:"epochs"`
 	Seed    uint64 `json:"seed"`
 }
@@ -45,7 +47,15 @@ func (s *DeidSpec) Check() error {
 	if s.Docs < 0 || s.Epochs < 1 || s.Epochs > 100 {
 		return errs.Invalidf("de-identification training: docs must be ≥ 0 and epochs in [1, 100]")
 	}
-	if s.Docs == 0 && s.In == "" {
+	if s.In != "" && s.Dataset != "" {
+		return errs.Invalidf("de-identification training: give annotated documents as a file or a dataset version, not both")
+	}
+	if s.Dataset != "" {
+		if _, _, err := ParseRef(s.Dataset); err != nil {
+			return err
+		}
+	}
+	if s.Docs == 0 && s.In == "" && s.Dataset == "" {
 		return errs.Invalidf("de-identification training: nothing to train on (no synthetic documents and no --in)")
 	}
 	for _, p := range []string{s.In, s.Eval} {
@@ -81,9 +91,14 @@ func RunDeidJob(ctx context.Context, spec DeidSpec, log io.Writer) (*deid.Report
 		return nil, err
 	}
 	var extra, gold []deid.Document
-	if spec.In != "" {
+	switch {
+	case spec.In != "":
 		if extra, err = readDocFile(spec.In); err != nil {
 			return nil, err
+		}
+	case spec.Dataset != "":
+		if extra, err = rm.goldDocuments(spec.Project, spec.Dataset); err != nil {
+			return nil, fmt.Errorf("reading %s: %w", spec.Dataset, err)
 		}
 	}
 	r := synth.DefaultRecipe
@@ -98,7 +113,7 @@ func RunDeidJob(ctx context.Context, spec DeidSpec, log io.Writer) (*deid.Report
 		gold = synth.Generate(synth.Options{Seed: r.Seed, Split: synth.HeldOut, N: heldOutDocs})
 	}
 	if err := rm.LogParams(map[string]string{"kind": "deid_sequence_labeller", "synthetic_documents": strconv.Itoa(r.Docs),
-		"annotated_documents": strconv.Itoa(len(extra)), "epochs": strconv.Itoa(r.Epochs), "seed": strconv.FormatUint(r.Seed, 10),
+		"annotated_documents": strconv.Itoa(len(extra)), "annotated_dataset": spec.Dataset, "epochs": strconv.Itoa(r.Epochs), "seed": strconv.FormatUint(r.Seed, 10),
 		"evaluation": evalName, "evaluation_documents": strconv.Itoa(len(gold))}); err != nil {
 		return nil, fmt.Errorf("logging parameters: %w", err)
 	}
@@ -167,4 +182,52 @@ func SubmitDeid(ctx context.Context, js *jobs.Service, exe string, spec DeidSpec
 	req.Project = spec.Project
 	req.Command = []string{exe, DeidJobCommand, "--spec", string(b)}
 	return js.Submit(ctx, req)
+}
+
+// goldDocuments reads a gold dataset version (the annotation export: id,
+// text, entities) through the API as annotated documents. The version is
+// usually identifying: the job's user needs the right to read it.
+func (r *Remote) goldDocuments(project, ref string) ([]deid.Document, error) {
+	name, ver, err := ParseRef(ref)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := r.do("GET", fmt.Sprintf("/api/v1/projects/%s/datasets/%s/versions/%d/content?format=jsonl", url.PathEscape(project), url.PathEscape(name), ver), nil, "", &buf); err != nil {
+		return nil, err
+	}
+	var docs []deid.Document
+	dec := json.NewDecoder(&buf)
+	for n := 1; dec.More(); n++ {
+		var row struct {
+			ID       any             `json:"id"`
+			Text     string          `json:"text"`
+			Entities json.RawMessage `json:"entities"`
+		}
+		if err := dec.Decode(&row); err != nil {
+			return nil, errs.Invalidf("%s row %d: %v", ref, n, err)
+		}
+		raw := row.Entities
+		var asText string
+		if json.Unmarshal(raw, &asText) == nil { // stored as a JSON text column
+			raw = json.RawMessage(asText)
+		}
+		var ents []deid.Entity
+		if len(raw) > 0 && string(raw) != "null" {
+			if err := json.Unmarshal(raw, &ents); err != nil {
+				return nil, errs.Invalidf("%s row %d: the entities column is not a list of spans", ref, n)
+			}
+		}
+		cps := utf8.RuneCountInString(row.Text)
+		for _, e := range ents {
+			if e.Start < 0 || e.End > cps || e.Start >= e.End {
+				return nil, errs.Invalidf("%s row %d: entity offsets outside the text", ref, n)
+			}
+		}
+		docs = append(docs, deid.Document{ID: fmt.Sprint(row.ID), Text: row.Text, Entities: ents})
+	}
+	if len(docs) == 0 {
+		return nil, errs.Invalidf("%s has no documents", ref)
+	}
+	return docs, nil
 }
