@@ -3,7 +3,7 @@ GO      ?= go
 BIN     ?= bin/hygie
 DATA    ?= ./hygie-data
 
-.PHONY: demo test build vet fmt clean reproducible-check
+.PHONY: demo test build vet fmt clean reproducible-check deb
 
 ## demo: run the whole lifecycle on a synthetic cohort, then keep serving the UI and the model
 demo: build
@@ -31,9 +31,17 @@ reproducible-check:
 	echo "build 1: $$a" && echo "build 2: $$b" && \
 	if [ "$$a" = "$$b" ]; then echo "reproducible-check: identical"; else echo "reproducible-check: binaries differ"; exit 1; fi
 
+## deb: build dist/hygie_<version>_<arch>.deb (packaging/nfpm.yaml) with nfpm, in its own module tools/nfpm
+# Reproducible too: every file and the archives are dated SOURCE_DATE_EPOCH
+# (the last commit's time). scripts/deb-check.sh builds and checks it.
+GOARCH ?= $(shell $(GO) env GOARCH)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+deb: build
+	cd tools/nfpm && VERSION=$(VERSION) GOARCH=$(GOARCH) SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) GOFLAGS=-mod=mod $(GO) run . -config ../../packaging/nfpm.yaml -target ../../dist
+
 vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l cmd internal)" || (gofmt -l cmd internal; echo "gofmt needed"; exit 1)
 
 clean:
-	rm -rf bin
+	rm -rf bin dist

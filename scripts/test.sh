@@ -33,3 +33,7 @@ export HYGIE_TEST_SLURM=1
 echo "test.sh: PostgreSQL at ${HYGIE_TEST_POSTGRES%%\?*}, MinIO binary ${HYGIE_MINIO_BIN}, Chromium ${HYGIE_CHROMIUM}, Slurm cluster $(sinfo -h -o '%P %t %D' | head -n 1)" >&2
 make vet
 go test -count=1 -timeout 20m "$@" ./...
+
+# The Debian package: built, inspected, installed, upgraded and removed in a
+# private mount namespace (the machine is left as it was).
+scripts/deb-check.sh
