@@ -360,7 +360,7 @@ func (s *Service) Assign(ctx context.Context, project, name string, annotators [
 		return res, errs.Invalidf("no annotator given")
 	}
 	for _, a := range annotators {
-		ok, err := s.holds(ctx, a, project, auth.PermAnnotationWrite)
+		ok, err := auth.Holds(ctx, s.db, a, project, auth.PermAnnotationWrite)
 		if err != nil {
 			return res, err
 		}
@@ -431,25 +431,6 @@ func (s *Service) Assign(ctx context.Context, project, name string, annotators [
 		return s.audit.AppendTx(ctx, tx, s.event(ctx, "annotation.assign", p, "", map[string]any{"assigned": res.Assigned, "annotators": annotators, "short": res.Short}))
 	})
 	return res, err
-}
-
-// holds reports whether user has perm in project through a grant.
-func (s *Service) holds(ctx context.Context, user, project string, perm auth.Perm) (bool, error) {
-	rows, err := s.db.Query(ctx, `SELECT g.role FROM grants g JOIN users u ON u.id = g.user_id JOIN projects p ON p.id = g.project_id WHERE u.username = ? AND p.name = ?`, user, project)
-	if err != nil {
-		return false, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var role string
-		if err := rows.Scan(&role); err != nil {
-			return false, err
-		}
-		if auth.RoleHas(auth.Role(role), perm) {
-			return true, nil
-		}
-	}
-	return false, rows.Err()
 }
 
 func (s *Service) adjudicatedSet(ctx context.Context, p Project) (map[int64]bool, error) {

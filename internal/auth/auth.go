@@ -480,3 +480,24 @@ func (s *Service) Bootstrap(ctx context.Context, token string) (bool, error) {
 	}
 	return true, nil
 }
+
+// Holds reports whether user holds perm in project through a grant stored
+// in d, now (a sign-off or an assignment stops counting when the role is
+// revoked). Instance administrators are not counted: this asks about roles.
+func Holds(ctx context.Context, d *db.DB, user, project string, perm Perm) (bool, error) {
+	rows, err := d.Query(ctx, `SELECT g.role FROM grants g JOIN users u ON u.id = g.user_id JOIN projects p ON p.id = g.project_id WHERE u.username = ? AND p.name = ?`, user, project)
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var role string
+		if err := rows.Scan(&role); err != nil {
+			return false, err
+		}
+		if RoleHas(Role(role), perm) {
+			return true, nil
+		}
+	}
+	return false, rows.Err()
+}

@@ -96,31 +96,11 @@ func (s *Service) validSignoffs(ctx context.Context, v Version, env string) ([]s
 		if so.Environment != env || slices.Contains(users, so.User) {
 			continue
 		}
-		if ok, err := s.holds(ctx, so.User, v.Project, auth.PermModelSignoff); err != nil {
+		if ok, err := auth.Holds(ctx, s.db, so.User, v.Project, auth.PermModelSignoff); err != nil {
 			return nil, err
 		} else if ok {
 			users = append(users, so.User)
 		}
 	}
 	return users, nil
-}
-
-// holds reports whether user has perm in project now (roles can be revoked
-// after a sign-off).
-func (s *Service) holds(ctx context.Context, user, project string, perm auth.Perm) (bool, error) {
-	rows, err := s.db.Query(ctx, `SELECT g.role FROM grants g JOIN users u ON u.id = g.user_id JOIN projects p ON p.id = g.project_id WHERE u.username = ? AND p.name = ?`, user, project)
-	if err != nil {
-		return false, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var role string
-		if err := rows.Scan(&role); err != nil {
-			return false, err
-		}
-		if auth.RoleHas(auth.Role(role), perm) {
-			return true, nil
-		}
-	}
-	return false, rows.Err()
 }
