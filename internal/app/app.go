@@ -186,7 +186,7 @@ func Open(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 	a.Server.Add(mlflowapi.RegistryRoutes(a.Registry, a.Runs)...)
 	ui, err := web.New(web.Deps{Auth: a.Auth, Projects: a.Projects, Audit: al, Datasets: a.Datasets, Runs: a.Runs, Registry: a.Registry,
 		Jobs:    a.Jobs,
-		Monitor: a.Monitor, DP: a.DP, Vault: a.Pseudo.Vault(), Annotate: ann, Serve: a.Serve, Blobs: a.Blobs, SessionTTL: cfg.SessionTTL, SecureCookies: cfg.TLSCert != "" || strings.HasPrefix(cfg.BaseURL(), "https://"), Logger: log})
+		Monitor: a.Monitor, DP: a.DP, Vault: a.Pseudo.Vault(), Annotate: ann, Serve: a.Serve, SessionTTL: cfg.SessionTTL, SecureCookies: cfg.TLSCert != "" || strings.HasPrefix(cfg.BaseURL(), "https://"), Logger: log})
 	if err != nil {
 		return nil, err
 	}

@@ -215,27 +215,27 @@ func like(s, pattern string) bool {
 	return ok
 }
 
-func registryQuery(r *http.Request) (filter string, maxResults i64, token string, err error) {
-	if r.Method == http.MethodGet {
-		q := r.URL.Query()
-		n, _ := strconv.ParseInt(q.Get("max_results"), 10, 64)
-		return q.Get("filter"), i64(n), q.Get("page_token"), nil
-	}
+// registryQuery reads a search request (query string for GET, JSON body
+// for POST): its filter, page size and page token.
+func registryQuery(r *http.Request) (f *regFilter, maxResults i64, token string, err error) {
 	var req struct {
 		Filter     string `json:"filter"`
 		MaxResults i64    `json:"max_results"`
 		PageToken  string `json:"page_token"`
 	}
-	err = decode(r, &req)
-	return req.Filter, req.MaxResults, req.PageToken, err
+	if r.Method == http.MethodGet {
+		q := r.URL.Query()
+		n, _ := strconv.ParseInt(q.Get("max_results"), 10, 64)
+		req.Filter, req.MaxResults, req.PageToken = q.Get("filter"), i64(n), q.Get("page_token")
+	} else if err := decode(r, &req); err != nil {
+		return nil, 0, "", err
+	}
+	f, err = parseRegFilter(req.Filter)
+	return f, req.MaxResults, req.PageToken, err
 }
 
 func (a *regAPI) searchModels(r *http.Request) (any, error) {
-	filter, max, token, err := registryQuery(r)
-	if err != nil {
-		return nil, err
-	}
-	f, err := parseRegFilter(filter)
+	f, max, token, err := registryQuery(r)
 	if err != nil {
 		return nil, err
 	}
@@ -422,11 +422,7 @@ func (a *regAPI) getVersion(r *http.Request) (any, error) {
 }
 
 func (a *regAPI) searchVersions(r *http.Request) (any, error) {
-	filter, max, token, err := registryQuery(r)
-	if err != nil {
-		return nil, err
-	}
-	f, err := parseRegFilter(filter)
+	f, max, token, err := registryQuery(r)
 	if err != nil {
 		return nil, err
 	}

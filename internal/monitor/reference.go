@@ -3,8 +3,6 @@ package monitor
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -12,7 +10,6 @@ import (
 	"time"
 
 	"github.com/hygie-health/hygie/internal/dataset"
-	"github.com/hygie-health/hygie/internal/db"
 	"github.com/hygie-health/hygie/internal/errs"
 	"github.com/hygie-health/hygie/internal/model"
 	"github.com/hygie-health/hygie/internal/registry"
@@ -71,25 +68,12 @@ func (c *refCache) put(id int64, r *reference) {
 	c.m[id] = r
 }
 
-// loadModel reads a version's hygie model artifact from its run.
+// loadModel reads a version's hygie model (the registry reads it).
 func (s *Service) loadModel(ctx context.Context, v registry.Version) (*model.Model, error) {
 	if v.Flavor != model.Format {
 		return nil, errs.Invalidf("model %s version %d has flavor %q: monitoring needs a model trained by hygie (%s)", v.Model, v.Version, v.Flavor, model.Format)
 	}
-	var path string
-	if err := s.db.QueryRow(ctx, `SELECT path FROM run_artifacts WHERE run_id = ? AND blob_key = ?`, *v.RunID, v.ArtifactKey).Scan(&path); err != nil {
-		return nil, db.NotFound(err, "model %s version %d: artifact not found in run %d", v.Model, v.Version, *v.RunID)
-	}
-	rc, err := s.src.Runs.OpenArtifact(ctx, *v.RunID, path)
-	if err != nil {
-		return nil, fmt.Errorf("model artifact: %w", err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, 256<<20))
-	if err != nil {
-		return nil, fmt.Errorf("model artifact: %w", err)
-	}
-	return model.Unmarshal(b)
+	return s.src.Registry.LoadModel(ctx, v)
 }
 
 // reference returns v's reference: the rows of the training split of the

@@ -158,7 +158,7 @@ func (s *Service) RunCases(ctx context.Context, v Version) ([]CaseResult, error)
 	if err != nil || len(cases) == 0 {
 		return nil, err
 	}
-	m, err := s.loadModel(ctx, v)
+	m, err := s.LoadModel(ctx, v)
 	if err != nil {
 		return nil, err
 	}
@@ -192,8 +192,8 @@ func (s *Service) RunCases(ctx context.Context, v Version) ([]CaseResult, error)
 	return out, nil
 }
 
-// loadModel reads a version's artifact in hygie's model format.
-func (s *Service) loadModel(ctx context.Context, v Version) (*hmodel.Model, error) {
+// LoadModel reads a version's artifact in hygie's model format.
+func (s *Service) LoadModel(ctx context.Context, v Version) (*hmodel.Model, error) {
 	if v.Flavor != hmodel.Format || v.RunID == nil {
 		return nil, errs.Invalidf("model %s version %d is not in hygie's model format: its clinical cases cannot run", v.Model, v.Version)
 	}

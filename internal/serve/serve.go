@@ -302,10 +302,10 @@ func (s *Service) infer(ctx context.Context, start time.Time, name string, v reg
 	var (
 		y   []float64
 		p   *prepared
+		m   *loaded
 		err error
 	)
 	for range 3 { // a model unloaded meanwhile is loaded again
-		var m *loaded
 		if m, err = s.cache.get(ctx, v); err != nil {
 			break
 		}
@@ -324,7 +324,7 @@ func (s *Service) infer(ctx context.Context, start time.Time, name string, v reg
 	// logged: a model that cannot be explained answers 400, logs nothing.
 	var expl []explain.Explanation
 	if want, _ := req.Parameters["explain"].(bool); want && route != RouteShadow {
-		if expl, err = s.explain(ctx, name, v, p.raw); err != nil {
+		if expl, err = explainRows(name, v, m, p.raw); err != nil {
 			s.metrics.outcome(name, label, err)
 			return Response{}, err
 		}
@@ -475,13 +475,9 @@ func rows(features []string, inputs []Tensor) ([][]float64, error) {
 	return X, nil
 }
 
-// explain gives each row's contributions (TreeSHAP for trees, coefficient
-// × value for linear models) with the base value.
-func (s *Service) explain(ctx context.Context, name string, v registry.Version, raw [][]float64) ([]explain.Explanation, error) {
-	m, err := s.cache.get(ctx, v)
-	if err != nil {
-		return nil, err
-	}
+// explainRows gives each row's contributions (TreeSHAP for trees,
+// coefficient × value for linear models) with the base value.
+func explainRows(name string, v registry.Version, m *loaded, raw [][]float64) ([]explain.Explanation, error) {
 	if m.model == nil {
 		return nil, errs.Invalidf("model %s version %d cannot be explained: only models in hygie's format are", name, v.Version)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"html/template"
-	"io"
 	"math"
 	"net/http"
 	"net/url"
@@ -300,10 +299,10 @@ func sortedInputNames(m map[string]any) []string {
 // explainPrediction recomputes a logged prediction's explanation with its
 // model version, or says why it cannot.
 func (u *UI) explainPrediction(ctx context.Context, v registry.Version, inputs map[string]any) (*explain.Explanation, string) {
-	if v.Flavor != hmodel.Format || u.d.Blobs == nil {
+	if v.Flavor != hmodel.Format {
 		return nil, "This model's predictions cannot be explained here: only models trained by hygie can."
 	}
-	m, err := u.loadVersionModel(ctx, v)
+	m, err := u.d.Registry.LoadModel(ctx, v)
 	if err != nil {
 		u.log.Warn("load a model to explain a prediction", "model", v.Model, "version", v.Version, "err", err)
 		return nil, "The model's artifact could not be read: no explanation."
@@ -313,20 +312,6 @@ func (u *UI) explainPrediction(ctx context.Context, v registry.Version, inputs m
 		return nil, "No explanation: " + errs.MessageOf(err)
 	}
 	return &ex, ""
-}
-
-// loadVersionModel reads a version's artifact in hygie's model format.
-func (u *UI) loadVersionModel(ctx context.Context, v registry.Version) (*hmodel.Model, error) {
-	rc, err := u.d.Blobs.Get(ctx, v.ArtifactKey)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, 256<<20))
-	if err != nil {
-		return nil, err
-	}
-	return hmodel.Unmarshal(b)
 }
 
 // ExplainInputs explains m's prediction for one row of logged inputs

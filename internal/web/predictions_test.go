@@ -42,9 +42,8 @@ type explained struct {
 // and one logged prediction of it.
 func newExplainedEnv(t *testing.T) (*env, explained) {
 	t.Helper()
-	blobs := blob.NewMemory() // the UI's view of the artifacts: content-addressed, as the runs'
 	ann := new(annotate.Service)
-	e := newEnv(t, func(d *web.Deps) { d.Blobs, d.Annotate = blobs, ann })
+	e := newEnv(t, func(d *web.Deps) { d.Annotate = ann })
 	*ann = *annotate.NewService(e.db, e.audit, e.datasets)
 	ctx := context.Background()
 	r := rand.New(rand.NewPCG(7, 7))
@@ -69,9 +68,6 @@ func newExplainedEnv(t *testing.T) (*env, explained) {
 	}
 	b, err := m.Marshal()
 	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := blob.PutContent(ctx, blobs, bytes.NewReader(b)); err != nil {
 		t.Fatal(err)
 	}
 	alice := e.as("alice")

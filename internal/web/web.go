@@ -38,7 +38,6 @@ import (
 	"github.com/hygie-health/hygie/internal/annotate"
 	"github.com/hygie-health/hygie/internal/audit"
 	"github.com/hygie-health/hygie/internal/auth"
-	"github.com/hygie-health/hygie/internal/blob"
 	"github.com/hygie-health/hygie/internal/dataset"
 	"github.com/hygie-health/hygie/internal/httpapi"
 	"github.com/hygie-health/hygie/internal/jobs"
@@ -83,9 +82,6 @@ type Deps struct {
 	// (optional: without it the predictions page reads the monitoring
 	// service's list and shows no route).
 	Serve *serve.Service
-	// Blobs reads model artifacts, to explain a logged prediction again
-	// (optional: without it a prediction's page shows no explanation).
-	Blobs blob.Store
 	// Annotate receives predictions flagged incorrect as annotation tasks
 	// (optional: without it the feedback form offers no annotation project),
 	// and serves the annotation pages (without it they answer 404).
