@@ -10,6 +10,7 @@
 //   - latency at a fixed rate: -rate requests/s for -rate-duration, sent on
 //     schedule whatever the answers (open loop: a slow answer does not
 //     delay the next request), latency measured from the scheduled time;
+//     first on the fresh servers, then again after the throughput test;
 //   - batch clients: the same closed loop with -batch rows per request.
 //
 // hygie serves a gradient-boosted model (100 trees) trained on the adult
@@ -40,6 +41,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -59,14 +61,16 @@ var features = []string{"sex", "age", "race", "marital-status", "education", "na
 func main() {
 	adult := flag.String("adult", "/work/shared/data/adult/adult.csv", "adult census CSV (';'-separated); synthetic rows when missing")
 	pg := flag.String("postgres", "", "PostgreSQL URL (default: SQLite in a temporary directory); a fresh database schema is not created: use an empty database")
-	clients := flag.Int("clients", 64, "concurrent clients of the throughput test")
-	dur := flag.Duration("duration", 5*time.Second, "length of each throughput round")
+	clients := flag.Int("clients", 256, "concurrent clients of the throughput test")
+	dur := flag.Duration("duration", 4*time.Second, "length of each throughput round")
 	maxReq := flag.Int("max-requests", 200000, "most requests of one throughput round")
-	rounds := flag.Int("rounds", 3, "throughput rounds per server (alternating)")
+	rounds := flag.Int("rounds", 5, "throughput rounds per server (alternating)")
+	nSlices := flag.Int("slices", 4, "slices of each round, trivial and hygie alternating")
 	rate := flag.Int("rate", 1000, "requests/s of the fixed-rate test")
 	rateDur := flag.Duration("rate-duration", 10*time.Second, "length of the fixed-rate test")
 	batch := flag.Int("batch", 32, "rows per request of the batch test (0: skip)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole process")
+	memprofile := flag.String("memprofile", "", "write an allocation profile of the whole process at the end")
 	only := flag.Bool("hygie-only", false, "throughput rounds of hygie only (to profile it)")
 	async := flag.Bool("async-log", false, "answer before the prediction is written (serve.Options.AsyncLog)")
 	logDelay := flag.Duration("log-delay", 0, "serve.Options.LogDelay (0: the default)")
@@ -123,20 +127,43 @@ func main() {
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
-	fmt.Printf("machine: %d CPUs (GOMAXPROCS %d), %s; database %s; model: gbdt, 100 trees, on %s\n",
-		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), a.DB.Dialect(), source)
+	fmt.Printf("machine: %d CPUs (GOMAXPROCS %d), %s, load average %s; database %s; model: gbdt, 100 trees, on %s\n",
+		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), loadAverage(), a.DB.Dialect(), source)
 	bodies := make([][]byte, 256)
 	for i := range bodies {
 		bodies[i] = body(tab, i, i+1)
 	}
 	var answered atomic.Int64 // predictions hygie answered
+	// Fixed rate, once before and once after the throughput test: the
+	// second run shows what a heavy load leaves behind (the log's backlog).
+	fixedPhase := func(when string) {
+		if *rate <= 0 {
+			return
+		}
+		for _, target := range []struct{ name, url, token string }{{"trivial", trivialURL, ""}, {"hygie", hygieURL, token}} {
+			var count *atomic.Int64
+			if target.name == "hygie" {
+				count = &answered
+			}
+			r := fixedRate(target.url, target.token, bodies, *rate, *rateDur, count)
+			fmt.Printf("fixed rate %d req/s for %s, %s, %s: %s\n", *rate, *rateDur, when, target.name, r)
+		}
+	}
+	fixedPhase("first")
 	var trivialRates, hygieRates, ratios, cpuRatios []float64
 	for round := 1; round <= *rounds; round++ {
-		t := result{rate: math.NaN()}
-		if !*only {
-			t = closedLoop(trivialURL, "", bodies, *clients, *dur, *maxReq, nil)
+		// A round alternates trivial and hygie in -slices slices, so that
+		// the other load on the machine weighs on both alike.
+		t, h := result{rate: math.NaN()}, result{}
+		tc, hc := client(*clients), client(*clients)
+		for range *nSlices {
+			if !*only {
+				t = t.merge(closedLoop(tc, trivialURL, "", bodies, *clients, *dur/time.Duration(*nSlices), *maxReq / *nSlices, nil))
+			}
+			h = h.merge(closedLoop(hc, hygieURL, token, bodies, *clients, *dur/time.Duration(*nSlices), *maxReq / *nSlices, &answered))
 		}
-		h := closedLoop(hygieURL, token, bodies, *clients, *dur, *maxReq, &answered)
+		tc.CloseIdleConnections()
+		hc.CloseIdleConnections()
 		fmt.Printf("round %d, %d clients: trivial %s | hygie %s | ratio %.2f, CPU ratio %.2f\n", round, *clients, t, h, h.rate/t.rate, float64(t.cpu)/float64(h.cpu))
 		trivialRates, hygieRates, ratios = append(trivialRates, t.rate), append(hygieRates, h.rate), append(ratios, h.rate/t.rate)
 		cpuRatios = append(cpuRatios, float64(t.cpu)/float64(h.cpu))
@@ -144,15 +171,7 @@ func main() {
 	if *rounds > 0 {
 		fmt.Printf("median of %d rounds: trivial %.0f req/s, hygie %.0f req/s, ratio %.2f; CPU per request (clients included) ratio %.2f\n",
 			*rounds, median(trivialRates), median(hygieRates), median(ratios), median(cpuRatios))
-	}
-
-	for _, target := range []struct{ name, url, token string }{{"trivial", trivialURL, ""}, {"hygie", hygieURL, token}} {
-		var count *atomic.Int64
-		if target.name == "hygie" {
-			count = &answered
-		}
-		r := fixedRate(target.url, target.token, bodies, *rate, *rateDur, count)
-		fmt.Printf("fixed rate %d req/s for %s, %s: %s\n", *rate, *rateDur, target.name, r)
+		fixedPhase("after the throughput test")
 	}
 
 	if *batch > 0 {
@@ -160,20 +179,32 @@ func main() {
 		for i := range batches {
 			batches[i] = body(tab, i**batch, (i+1)**batch)
 		}
-		single := closedLoop(hygieURL, token, bodies, *clients, *dur, *maxReq, &answered)
+		hc := client(*clients)
+		single := closedLoop(hc, hygieURL, token, bodies, *clients, *dur, *maxReq, &answered)
 		var rows atomic.Int64
-		b := closedLoop(hygieURL, token, batches, *clients, *dur, *maxReq, &rows)
+		b := closedLoop(hc, hygieURL, token, batches, *clients, *dur, *maxReq, &rows)
+		hc.CloseIdleConnections()
 		answered.Add(rows.Load())
 		fmt.Printf("batch clients: 1 row/request %.0f predictions/s; %d rows/request %.0f predictions/s (%.1fx); %s\n",
 			single.rate, *batch, float64(rows.Load())/b.elapsed.Seconds(), float64(rows.Load())/b.elapsed.Seconds()/single.rate, b)
 	}
 
+	if *memprofile != "" {
+		f, err := os.Create(*memprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+			log.Fatal(err)
+		}
+		f.Close()
+	}
 	a.Serve.Close() // writes what is pending
 	var logged int64
 	if err := a.DB.QueryRow(ctx, `SELECT COUNT(*) FROM predictions`).Scan(&logged); err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("prediction log: %d predictions answered, %d logged\n", answered.Load()+1, logged)
+	fmt.Printf("prediction log: %d predictions answered, %d logged; load average %s\n", answered.Load()+1, logged, loadAverage())
 	if logged != answered.Load()+1 { // +1: the probe
 		log.Fatal("the prediction log differs from the predictions answered")
 	}
@@ -349,6 +380,7 @@ type result struct {
 	elapsed    time.Duration
 	rate       float64
 	cpu        time.Duration // process CPU (clients and servers) per request
+	cpuTotal   time.Duration
 	lat        []time.Duration
 	firstErr   string
 }
@@ -398,9 +430,8 @@ func send(hc *http.Client, url, token string, b []byte) (int, error) {
 	if resp.StatusCode != 200 {
 		return 0, fmt.Errorf("HTTP %d %s", resp.StatusCode, bytes.TrimSpace(out))
 	}
-	if token == "" {
-		return 1, nil
-	}
+	// Both servers' answers are read the same way (the trivial one is
+	// hygie's answer to one row), so the clients' work is the same.
 	var r struct {
 		Outputs []struct{ Data []float64 } `json:"outputs"`
 	}
@@ -411,9 +442,7 @@ func send(hc *http.Client, url, token string, b []byte) (int, error) {
 }
 
 // closedLoop runs clients sending back to back for dur or maxReq requests.
-func closedLoop(url, token string, bodies [][]byte, clients int, dur time.Duration, maxReq int, answered *atomic.Int64) result {
-	hc := client(clients)
-	defer hc.CloseIdleConnections()
+func closedLoop(hc *http.Client, url, token string, bodies [][]byte, clients int, dur time.Duration, maxReq int, answered *atomic.Int64) result {
 	var (
 		sent, failed atomic.Int64
 		mu           sync.Mutex
@@ -448,16 +477,31 @@ func closedLoop(url, token string, bodies [][]byte, clients int, dur time.Durati
 		}()
 	}
 	wg.Wait()
-	r := result{ok: int64(len(lat)), failed: failed.Load(), elapsed: time.Since(start), lat: lat}
-	if r.ok > 0 {
-		r.cpu = (cpuTime() - cpu0) / time.Duration(r.ok)
-	}
-	slices.Sort(r.lat)
-	r.rate = float64(r.ok) / r.elapsed.Seconds()
+	r := result{ok: int64(len(lat)), failed: failed.Load(), elapsed: time.Since(start), lat: lat, cpuTotal: cpuTime() - cpu0}
 	if e, ok := firstErr.Load().(string); ok {
 		r.firstErr = e
 	}
+	return r.finish()
+}
+
+// finish computes the rate and the CPU per request, and sorts latencies.
+func (r result) finish() result {
+	if r.ok > 0 {
+		r.cpu = r.cpuTotal / time.Duration(r.ok)
+	}
+	slices.Sort(r.lat)
+	r.rate = float64(r.ok) / r.elapsed.Seconds()
 	return r
+}
+
+// merge adds the requests of b to a.
+func (a result) merge(b result) result {
+	a.ok, a.failed, a.elapsed, a.cpuTotal = a.ok+b.ok, a.failed+b.failed, a.elapsed+b.elapsed, a.cpuTotal+b.cpuTotal
+	a.lat = append(a.lat, b.lat...)
+	if a.firstErr == "" {
+		a.firstErr = b.firstErr
+	}
+	return a.finish()
 }
 
 // fixedRate sends rate requests/s for dur on schedule, at most 1,000 in
@@ -520,4 +564,18 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// loadAverage is the machine's load over 1, 5 and 15 minutes (other
+// processes share the CPUs), or "?".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }

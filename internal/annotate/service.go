@@ -63,7 +63,7 @@ func (s *Service) event(ctx context.Context, action string, p Project, target st
 func (s *Service) refuse(ctx context.Context, action string, p Project, target string, err error) error {
 	ev := s.event(ctx, action, p, target, map[string]any{"reason": errs.MessageOf(err)})
 	ev.Outcome = audit.Denied
-	s.audit.Append(ctx, ev)
+	s.audit.AppendRefusal(ctx, ev)
 	return err
 }
 
@@ -210,14 +210,20 @@ type AddResult struct {
 // schema; one bad task refuses the whole import and nothing is added.
 // Imported annotations count as their author's (assigned) answers.
 func (s *Service) AddTasks(ctx context.Context, project, name string, tasks []NewTask) (AddResult, error) {
-	var res AddResult
 	if err := auth.Require(ctx, project, auth.PermAnnotationManage); err != nil {
-		return res, err
+		return AddResult{}, err
 	}
 	p, err := s.get(ctx, project, name)
 	if err != nil {
-		return res, err
+		return AddResult{}, err
 	}
+	return s.addTasks(ctx, p, tasks, nil)
+}
+
+// addTasks is AddTasks once the caller is authorised; extra joins the
+// audit event's detail.
+func (s *Service) addTasks(ctx context.Context, p Project, tasks []NewTask, extra map[string]any) (AddResult, error) {
+	var res AddResult
 	refs := map[string]bool{}
 	for i := range tasks {
 		t := &tasks[i]
@@ -249,7 +255,7 @@ func (s *Service) AddTasks(ctx context.Context, project, name string, tasks []Ne
 		}
 	}
 	now := s.now().UTC()
-	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
 		for _, t := range tasks {
 			var n int
 			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM annotation_tasks WHERE annotation_project_id = ? AND ref = ?`, p.ID, t.Ref).Scan(&n); err != nil {
@@ -290,7 +296,11 @@ func (s *Service) AddTasks(ctx context.Context, project, name string, tasks []Ne
 		for _, t := range tasks {
 			sources[t.Source] = true
 		}
-		return s.audit.AppendTx(ctx, tx, s.event(ctx, "annotation.import", p, "", map[string]any{"added": res.Added, "skipped": res.Skipped, "annotations": res.Annotations, "sources": sortedKeys(sources)}))
+		detail := map[string]any{"added": res.Added, "skipped": res.Skipped, "annotations": res.Annotations, "sources": sortedKeys(sources)}
+		for k, v := range extra {
+			detail[k] = v
+		}
+		return s.audit.AppendTx(ctx, tx, s.event(ctx, "annotation.import", p, "", detail))
 	})
 	if err != nil {
 		return AddResult{}, err

@@ -15,11 +15,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hygie-health/hygie/internal/annotate"
 	"github.com/hygie-health/hygie/internal/audit"
 	"github.com/hygie-health/hygie/internal/auth"
+	"github.com/hygie-health/hygie/internal/auth/sso"
 	"github.com/hygie-health/hygie/internal/blob"
 	"github.com/hygie-health/hygie/internal/config"
 	"github.com/hygie-health/hygie/internal/dataset"
@@ -29,6 +31,7 @@ import (
 	"github.com/hygie-health/hygie/internal/keys"
 	"github.com/hygie-health/hygie/internal/mlflowapi"
 	"github.com/hygie-health/hygie/internal/monitor"
+	"github.com/hygie-health/hygie/internal/pipeline"
 	"github.com/hygie-health/hygie/internal/privacy/dp"
 	"github.com/hygie-health/hygie/internal/privacy/pseudo"
 	"github.com/hygie-health/hygie/internal/project"
@@ -58,6 +61,12 @@ type App struct {
 	// Executable is the hygie binary that jobs running built-in commands
 	// (training) execute; os.Executable() by default.
 	Executable string
+	// Pipelines validates, caches and runs pipelines (hygie.yaml).
+	Pipelines *pipeline.Service
+	// Annotate manages annotation projects.
+	Annotate *annotate.Service
+
+	draining atomic.Bool // see drain.go
 }
 
 // NewLogger returns the logger for a configuration: text or JSON on w.
@@ -170,7 +179,7 @@ func Open(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 
 	a.Server = httpapi.New(httpapi.Options{
 		Auth: a.Auth, Audit: al, Logger: log, MaxRequestBytes: cfg.MaxRequestBytes, Version: Version,
-		Readiness: []httpapi.Check{{Name: "database", Fn: d.Ping}, {Name: "blobs", Fn: a.Blobs.Ping}},
+		Readiness: []httpapi.Check{{Name: "database", Fn: d.Ping}, {Name: "blobs", Fn: a.Blobs.Ping}, {Name: "shutdown", Fn: a.notDraining}},
 	})
 	so := o.Serving
 	so.Registerer, so.Logger = a.Server.Registry(), log
@@ -181,11 +190,20 @@ func Open(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 	a.Server.AddPrivacyAPI(a.Datasets, a.DP)
 	ann := annotate.NewService(d, al, a.Datasets) // the API and the annotation pages share it
 	a.Server.AddAnnotationAPI(ann)
+	a.Annotate = ann
+	a.Pipelines = pipeline.NewService(pipeline.Deps{DB: d, Audit: al, Datasets: a.Datasets, Pseudo: a.Pseudo, Runs: a.Runs, Registry: a.Registry,
+		Jobs: a.Jobs, Annotate: ann, Executable: a.Executable})
+	a.Server.AddPipelineAPI(a.Pipelines, cfg.BaseURL())
 	a.wireMonitoring()
 	a.Server.Add(mlflowapi.Routes(a.Runs)...)
 	a.Server.Add(mlflowapi.RegistryRoutes(a.Registry, a.Runs)...)
-	ui, err := web.New(web.Deps{Auth: a.Auth, Projects: a.Projects, Audit: al, Datasets: a.Datasets, Runs: a.Runs, Registry: a.Registry,
-		Jobs:    a.Jobs,
+	signOn, err := sso.New(sso.Options{OIDC: cfg.OIDC, LDAP: cfg.LDAP, GroupRoles: cfg.GroupRoles, AdminGroups: cfg.AdminGroups,
+		RedirectURL: cfg.OIDCRedirectURL(), Logger: log}, a.Auth)
+	if err != nil {
+		return nil, err
+	}
+	ui, err := web.New(web.Deps{Auth: a.Auth, SSO: signOn, Projects: a.Projects, Audit: al, Datasets: a.Datasets, Runs: a.Runs, Registry: a.Registry,
+		Jobs: a.Jobs, Pipelines: a.Pipelines, TrackingURI: cfg.BaseURL(),
 		Monitor: a.Monitor, DP: a.DP, Vault: a.Pseudo.Vault(), Annotate: ann, Serve: a.Serve, SessionTTL: cfg.SessionTTL, SecureCookies: cfg.TLSCert != "" || strings.HasPrefix(cfg.BaseURL(), "https://"), Logger: log})
 	if err != nil {
 		return nil, err
@@ -222,7 +240,7 @@ func (a *App) Listen() (net.Listener, error) {
 // Run serves HTTP on l until ctx is done, then shuts down gracefully,
 // giving in-flight requests the configured grace period.
 func (a *App) Run(ctx context.Context, l net.Listener) error {
-	var handler http.Handler = a.Server
+	handler := a.closeWhenDraining(a.Server)
 	if a.Config.TLSCert != "" {
 		tc, err := a.tlsConfig()
 		if err != nil {
@@ -242,12 +260,17 @@ func (a *App) Run(ctx context.Context, l net.Listener) error {
 	go func() { errc <- srv.Serve(l) }()
 	a.startMonitoring(ctx)
 	go a.Serve.RunRetention(ctx, a.Config.PredictionRetention, time.Hour)
+	go a.Pipelines.Schedule(ctx, pipeline.TickInterval, pipeline.TriggerOptions{Auth: a.Auth, TrackingURI: a.Config.BaseURL(), Log: a.Log})
+	if a.Jobs != nil {
+		go a.reconcileJobs(ctx)
+	}
 	a.Log.Info("hygie serving", "addr", l.Addr().String(), "database", string(a.DB.Dialect()), "version", Version)
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
+	a.drain(a.Config.ShutdownDrain) // see drain.go
 	a.Log.Info("shutting down", "grace", a.Config.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
 	defer cancel()
@@ -257,10 +280,23 @@ func (a *App) Run(ctx context.Context, l net.Listener) error {
 	return nil
 }
 
+// reconcileJobs takes over the jobs a previous run of the server left
+// queued or running (see jobs.Service.Reconcile) and logs what it did.
+func (a *App) reconcileJobs(ctx context.Context) {
+	done, err := a.Jobs.Reconcile(ctx)
+	for _, r := range done {
+		a.Log.Warn("job left by a previous run of the server", "job", r.Job.ID, "executor", r.Job.Executor, "action", r.Action, "reason", r.Reason)
+	}
+	if err != nil {
+		a.Log.Error("reconciling jobs after the restart", "err", err)
+	}
+}
+
 // Close writes the pending prediction log and releases the database.
 func (a *App) Close() error {
+	var err error
 	if a.Serve != nil {
-		a.Serve.Close()
+		err = a.Serve.Close()
 	}
-	return a.DB.Close()
+	return errors.Join(err, a.DB.Close())
 }

@@ -166,18 +166,43 @@ func TestDemoEndToEnd(t *testing.T) {
 			if err != nil || !rep.OK || rep.Events < 20 {
 				t.Fatalf("audit = %+v, %v", rep, err)
 			}
-			// Running the demo again reuses the content-addressed versions
-			// and promotes a second model version.
+			// The demo's pipeline: every step ran the first time, none the
+			// second, only the release recipe's after its change.
+			if len(res.Pipeline) != 3 {
+				t.Fatalf("%d pipeline runs", len(res.Pipeline))
+			}
+			for i, want := range []string{"", "extract,pseudo,risk,anon,release,features,train,evaluate,audit,register,dev", "extract,pseudo,risk,anon,features,train,evaluate,audit,register,dev"} {
+				var cached []string
+				for _, st := range res.Pipeline[i].Steps {
+					if st.Cached {
+						cached = append(cached, st.Name)
+					} else if st.State != "succeeded" {
+						t.Fatalf("run %d step %s: %s", i, st.Name, st.State)
+					}
+				}
+				if got := strings.Join(cached, ","); got != want || len(res.Pipeline[i].Steps) != 11 {
+					t.Fatalf("pipeline run %d cached %q, want %q", i, got, want)
+				}
+			}
+			// Running the demo again on the same cohort recomputes nothing:
+			// the same versions and the same model version, still in production.
 			l, _ := net.Listen("tcp", "127.0.0.1:0")
 			res2, stop, err := demo.Run(ctx, a, io.Discard, demo.Options{Patients: demoPatients, Seed: 7, Listener: l})
 			if stop != nil {
 				defer stop()
 			}
-			if err != nil || res2.ModelVersion != res.ModelVersion+1 || res2.Dataset != res.Dataset {
+			if err != nil || res2.ModelVersion != res.ModelVersion || res2.Dataset != res.Dataset || res2.RunID != res.RunID {
 				t.Fatalf("second demo: %+v, %v", res2, err)
 			}
-			if old, _ := a.Registry.Version(ctx, demo.Model, res.ModelVersion); old.Environment != "archived" {
-				t.Fatalf("previous production version is %s, want archived", old.Environment)
+			for _, r := range res2.Pipeline {
+				for _, st := range r.Steps {
+					if !st.Cached {
+						t.Fatalf("second demo: pipeline run %d ran step %s", r.ID, st.Name)
+					}
+				}
+			}
+			if v, _ := a.Registry.Version(ctx, demo.Model, res.ModelVersion); v.Environment != "production" {
+				t.Fatalf("the version is %s after the second demo, want production", v.Environment)
 			}
 		})
 	}

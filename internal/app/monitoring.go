@@ -9,7 +9,7 @@ import (
 // wireMonitoring gives the monitoring service what its checks read and
 // adds its API.
 func (a *App) wireMonitoring() {
-	a.Monitor.SetSources(monitor.Sources{Registry: a.Registry, Runs: a.Runs, Datasets: a.Datasets})
+	a.Monitor.SetSources(monitor.Sources{Registry: a.Registry, Runs: a.Runs, Datasets: a.Datasets, Train: a.Services.Train})
 	a.Server.AddMonitorAPI(a.Monitor, a.Registry)
 }
 

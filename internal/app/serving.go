@@ -64,7 +64,7 @@ func OpenServing(ctx context.Context, cfg config.Config, ao Options, o serve.Opt
 	a.Registry = registry.NewService(d, a.Runs, al)
 	a.Server = httpapi.New(httpapi.Options{
 		Auth: a.Auth, Audit: al, Logger: lg, MaxRequestBytes: cfg.MaxRequestBytes, Version: Version,
-		Readiness: []httpapi.Check{{Name: "database", Fn: d.Ping}, {Name: "blobs", Fn: a.Blobs.Ping}},
+		Readiness: []httpapi.Check{{Name: "database", Fn: d.Ping}, {Name: "blobs", Fn: a.Blobs.Ping}, {Name: "shutdown", Fn: a.notDraining}},
 	})
 	o.Registerer, o.Logger = a.Server.Registry(), lg
 	a.Serve = serve.New(d, a.Registry, a.Blobs, al, o)

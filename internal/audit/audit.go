@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -113,6 +114,18 @@ func RequestIDFrom(ctx context.Context) string {
 // Append adds e in its own transaction.
 func (l *Log) Append(ctx context.Context, e Event) error {
 	return l.db.InTx(ctx, func(tx *db.Tx) error { return l.AppendTx(ctx, tx, e) })
+}
+
+// AppendRefusal appends e, the audit event of a refused action, whose
+// caller returns the refusal's own error: an append that fails is logged
+// (action, outcome, request id and the error; the event's detail is left
+// out) rather than dropped, so an operator sees that a refusal went
+// unrecorded.
+func (l *Log) AppendRefusal(ctx context.Context, e Event) {
+	if err := l.Append(ctx, e); err != nil {
+		slog.ErrorContext(ctx, "audit event not recorded", "action", e.Action, "outcome", e.Outcome,
+			"request_id", RequestIDFrom(ctx), "err", err)
+	}
 }
 
 // AppendTx adds e inside tx, so a state change and its audit event commit

@@ -389,9 +389,18 @@ func (s *Service) Grant(ctx context.Context, project, username string, role Role
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO grants (project_id, user_id, role, created_at) VALUES (?, ?, ?, ?)`, pid, uid, string(role), s.now().UTC())
-		if db.IsUniqueViolation(err) {
-			return errs.Conflictf("user %q already has role %s in project %q", username, role, project)
+		// A grant that followed a directory group becomes a grant by hand:
+		// it stays when the user leaves the group. (Checked first: on
+		// PostgreSQL a failed INSERT would abort the transaction.)
+		res, err := tx.Exec(ctx, `UPDATE grants SET source = '' WHERE project_id = ? AND user_id = ? AND role = ? AND source = ?`, pid, uid, string(role), grantSourceDirectory)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			_, err = tx.Exec(ctx, `INSERT INTO grants (project_id, user_id, role, created_at) VALUES (?, ?, ?, ?)`, pid, uid, string(role), s.now().UTC())
+			if db.IsUniqueViolation(err) {
+				return errs.Conflictf("user %q already has role %s in project %q", username, role, project)
+			}
 		}
 		if err != nil {
 			return err

@@ -1,7 +1,8 @@
 // Package backup takes a consistent snapshot of a hygie instance while it
 // runs — the metadata database, every blob and the master key file — into a
-// directory with a manifest of checksums, and restores such a snapshot into
-// an empty instance, checking the checksums first and the audit chain last.
+// directory or under an S3 prefix, with a manifest of checksums, and
+// restores such a snapshot into an empty instance, checking the checksums
+// first and the audit chain last.
 //
 // The database is copied first (SQLite: VACUUM INTO, a read transaction that
 // does not stop writers; PostgreSQL: pg_dump on a snapshot exported by a
@@ -9,7 +10,7 @@
 // too), then the blobs. Blobs are immutable and content-addressed, so a blob
 // written after the database snapshot is at worst an unreferenced extra.
 //
-// Layout of a backup directory:
+// Layout of a backup (a directory, or objects under an S3 prefix):
 //
 //	manifest.json     format, hygie version, schema version, database kind,
 //	                  counts, audit head, SHA-256 of every other file
@@ -17,21 +18,23 @@
 //	blobs/<key>       every object of the blob store, under its key
 //	keys/master.key   the master key file as stored (unless left out)
 //
+// The manifest is written last: a backup interrupted half way (a crash, a
+// full disk, a broken upload) has none and is refused by Verify and
+// Restore.
+//
 // Dataset data keys, pseudonym keys and vault keys live in the database,
 // wrapped by the master key: a backup without keys/master.key (or the
 // master key kept elsewhere) cannot decrypt them.
 package backup
 
 import (
+	"bytes"
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/url"
 	"os"
 	"os/exec"
@@ -97,6 +100,8 @@ type Source struct {
 	MasterKeyFile string
 	// Version is hygie's version, recorded in the manifest.
 	Version string
+	// S3 says how to reach the object store of an s3:// destination.
+	S3 blob.S3Config
 	// Progress, when set, is told what is being copied.
 	Progress func(format string, args ...any)
 	Now      func() time.Time
@@ -106,8 +111,11 @@ type Source struct {
 // operator checking a backup at a glance).
 var countedTables = []string{"users", "projects", "datasets", "dataset_versions", "runs", "run_metrics", "models", "model_versions", "vault_entries", "predictions"}
 
-// Create writes a backup of src into dir, which must not exist or be empty.
-func Create(ctx context.Context, src Source, dir string) (Manifest, error) {
+// Create writes a backup of src to "to": a directory, which must not exist
+// or be empty, or s3://bucket/prefix (reached with src.S3), under which no
+// object may exist yet. The manifest is written last, so an interrupted
+// backup is never taken for a complete one.
+func Create(ctx context.Context, src Source, to string) (Manifest, error) {
 	if src.Now == nil {
 		src.Now = time.Now
 	}
@@ -115,24 +123,39 @@ func Create(ctx context.Context, src Source, dir string) (Manifest, error) {
 	if progress == nil {
 		progress = func(string, ...any) {}
 	}
-	if err := emptyDir(dir); err != nil {
+	loc, err := openLocation(ctx, to, src.S3)
+	if err != nil {
+		return Manifest{}, err
+	}
+	if err := loc.prepare(ctx); err != nil {
 		return Manifest{}, err
 	}
 	m := Manifest{Format: FormatVersion, HygieVersion: src.Version, CreatedAt: src.Now().UTC().Truncate(time.Second), Database: src.DB.Dialect(), Counts: map[string]int64{}}
 
 	progress("database (%s)", m.Database)
+	scratch, cleanup, err := loc.scratch()
+	if err != nil {
+		return Manifest{}, err
+	}
+	defer cleanup()
+	dbFile := SQLiteFile
 	switch m.Database {
 	case db.SQLite:
-		if err := sqliteSnapshot(ctx, src.DB, dir, &m); err != nil {
-			return Manifest{}, err
-		}
+		err = sqliteSnapshot(ctx, src.DB, filepath.Join(scratch, SQLiteFile), &m)
 	case db.Postgres:
-		if err := pgSnapshot(ctx, src.DB, src.DatabaseURL, dir, &m); err != nil {
-			return Manifest{}, err
-		}
+		dbFile = PGDumpFile
+		err = pgSnapshot(ctx, src.DB, src.DatabaseURL, filepath.Join(scratch, PGDumpFile), &m)
 	default:
-		return Manifest{}, fmt.Errorf("backup: unsupported database %q", m.Database)
+		err = fmt.Errorf("backup: unsupported database %q", m.Database)
 	}
+	if err != nil {
+		return Manifest{}, err
+	}
+	f, err := loc.adopt(ctx, dbFile, filepath.Join(scratch, dbFile))
+	if err != nil {
+		return Manifest{}, fmt.Errorf("backup: database snapshot: %w", err)
+	}
+	m.Files = append(m.Files, f)
 
 	progress("blobs")
 	infos, err := src.Blobs.List(ctx, "")
@@ -140,53 +163,44 @@ func Create(ctx context.Context, src Source, dir string) (Manifest, error) {
 		return Manifest{}, fmt.Errorf("backup: list blobs: %w", err)
 	}
 	for _, in := range infos {
-		if err := copyBlob(ctx, src.Blobs, in.Key, filepath.Join(dir, BlobsDir, filepath.FromSlash(in.Key))); err != nil {
+		f, err := copyBlob(ctx, src.Blobs, in.Key, loc)
+		if err != nil {
 			return Manifest{}, err
 		}
+		m.Files = append(m.Files, f)
 	}
 	m.Counts["blobs"] = int64(len(infos))
 
 	if src.MasterKeyFile != "" {
 		progress("master key")
-		if err := copyFile(src.MasterKeyFile, filepath.Join(dir, filepath.FromSlash(MasterKeyFile))); err != nil {
+		k, err := os.Open(src.MasterKeyFile)
+		if err != nil {
 			return Manifest{}, fmt.Errorf("backup: master key: %w", err)
 		}
+		f, err := loc.put(ctx, MasterKeyFile, k)
+		k.Close()
+		if err != nil {
+			return Manifest{}, fmt.Errorf("backup: master key: %w", err)
+		}
+		m.Files = append(m.Files, f)
 		m.MasterKey = true
 	}
 
-	if m.Files, err = checksums(dir); err != nil {
-		return Manifest{}, err
-	}
+	sort.Slice(m.Files, func(i, j int) bool { return m.Files[i].Path < m.Files[j].Path })
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return Manifest{}, err
 	}
-	if err := writeFileSync(filepath.Join(dir, ManifestFile), append(b, '\n')); err != nil {
+	if _, err := loc.put(ctx, ManifestFile, bytes.NewReader(append(b, '\n'))); err != nil {
 		return Manifest{}, err
 	}
 	return m, nil
 }
 
-// emptyDir creates dir (mode 0700: a backup holds the master key) or checks
-// that it is empty.
-func emptyDir(dir string) error {
-	entries, err := os.ReadDir(dir)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return os.MkdirAll(dir, 0o700)
-	case err != nil:
-		return fmt.Errorf("backup directory: %w", err)
-	case len(entries) > 0:
-		return fmt.Errorf("backup directory %s is not empty: back up into a new directory", dir)
-	}
-	return os.Chmod(dir, 0o700)
-}
-
 // sqliteSnapshot copies the database with VACUUM INTO (a consistent read of
 // the database, concurrent writers go on) and takes the manifest's counts
 // from the copy.
-func sqliteSnapshot(ctx context.Context, d *db.DB, dir string, m *Manifest) error {
-	path := filepath.Join(dir, SQLiteFile)
+func sqliteSnapshot(ctx context.Context, d *db.DB, path string, m *Manifest) error {
 	if _, err := d.Exec(ctx, `VACUUM INTO '`+strings.ReplaceAll(path, "'", "''")+`'`); err != nil {
 		return fmt.Errorf("backup: SQLite snapshot: %w", err)
 	}
@@ -204,7 +218,7 @@ func sqliteSnapshot(ctx context.Context, d *db.DB, dir string, m *Manifest) erro
 // pgSnapshot exports a snapshot from a repeatable-read transaction, runs
 // pg_dump on it and counts in the same transaction, so the dump and the
 // manifest describe the same state.
-func pgSnapshot(ctx context.Context, d *db.DB, dsn, dir string, m *Manifest) error {
+func pgSnapshot(ctx context.Context, d *db.DB, dsn, path string, m *Manifest) error {
 	if dsn == "" {
 		return errors.New("backup: the PostgreSQL URL is required for pg_dump")
 	}
@@ -221,7 +235,7 @@ func pgSnapshot(ctx context.Context, d *db.DB, dsn, dir string, m *Manifest) err
 		if err := tx.QueryRow(ctx, `SELECT pg_export_snapshot()`).Scan(&snapshot); err != nil {
 			return fmt.Errorf("backup: export snapshot: %w", err)
 		}
-		args := []string{"--format=custom", "--no-owner", "--no-privileges", "--snapshot=" + snapshot, "--file=" + filepath.Join(dir, PGDumpFile)}
+		args := []string{"--format=custom", "--no-owner", "--no-privileges", "--snapshot=" + snapshot, "--file=" + path}
 		if schema != "" {
 			args = append(args, "--schema="+schema)
 		}
@@ -299,29 +313,22 @@ func runPG(ctx context.Context, tool string, args []string, conn string) error {
 	return nil
 }
 
-func copyBlob(ctx context.Context, s blob.Store, key, path string) error {
+func copyBlob(ctx context.Context, s blob.Store, key string, loc location) (File, error) {
 	r, err := s.Get(ctx, key)
 	if err != nil {
-		return fmt.Errorf("backup: blob %s: %w", key, err)
+		return File{}, fmt.Errorf("backup: blob %s: %w", key, err)
 	}
 	defer r.Close()
-	if err := writeReader(path, r); err != nil {
-		return fmt.Errorf("backup: blob %s: %w", key, err)
-	}
-	return nil
-}
-
-func copyFile(from, to string) error {
-	f, err := os.Open(from)
+	f, err := loc.put(ctx, BlobsDir+"/"+key, r)
 	if err != nil {
-		return err
+		return File{}, fmt.Errorf("backup: blob %s: %w", key, err)
 	}
-	defer f.Close()
-	return writeReader(to, f)
+	return f, nil
 }
 
-// writeReader writes r to path (mode 0600, parents 0700) and syncs it.
-func writeReader(path string, r io.Reader) error {
+// writeFile creates path (mode 0600, parents 0700; it must not exist),
+// lets write fill it, and syncs it.
+func writeFile(path string, write func(w io.Writer) error) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
@@ -329,53 +336,6 @@ func writeReader(path string, r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	_, err = io.Copy(f, r)
+	err = write(f)
 	return errors.Join(err, f.Sync(), f.Close())
-}
-
-func writeFileSync(path string, b []byte) error {
-	return writeReader(path, strings.NewReader(string(b)))
-}
-
-// checksums lists every file under dir but the manifest, sorted.
-func checksums(dir string) ([]File, error) {
-	var files []File
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return nil
-		}
-		rel, err := filepath.Rel(dir, path)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		if rel == ManifestFile {
-			return nil
-		}
-		if !d.Type().IsRegular() {
-			return fmt.Errorf("backup: %s is not a regular file", rel)
-		}
-		sum, size, err := hashFile(path)
-		if err != nil {
-			return err
-		}
-		files = append(files, File{Path: rel, Size: size, SHA256: sum})
-		return nil
-	})
-	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
-	return files, err
-}
-
-func hashFile(path string) (string, int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", 0, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	return hex.EncodeToString(h.Sum(nil)), n, err
 }

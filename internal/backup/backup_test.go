@@ -24,6 +24,7 @@ import (
 	"github.com/hygie-health/hygie/internal/auth"
 	"github.com/hygie-health/hygie/internal/backup"
 	"github.com/hygie-health/hygie/internal/blob"
+	"github.com/hygie-health/hygie/internal/blob/blobtest"
 	"github.com/hygie-health/hygie/internal/config"
 	"github.com/hygie-health/hygie/internal/db"
 	"github.com/hygie-health/hygie/internal/db/dbtest"
@@ -35,7 +36,7 @@ import (
 
 func TestMain(m *testing.M) {
 	train.MainIfJob() // the demo's training job runs this binary as hygie
-	os.Exit(m.Run())
+	os.Exit(blobtest.Main(m))
 }
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -52,15 +53,48 @@ func baseConfig(t *testing.T) config.Config {
 // fresh instance and compares the two.
 func TestBackupRestore(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) {
-		testBackupRestore(t, baseConfig(t), baseConfig(t))
+		testBackupRestore(t, baseConfig(t), baseConfig(t), localDir(t))
 	})
 	t.Run("postgres", func(t *testing.T) {
 		src := baseConfig(t)
 		src.Database = dbtest.PostgresURL(t)
 		dst := baseConfig(t)
 		dst.Database = freshDatabase(t, src.Database)
-		testBackupRestore(t, src, dst)
+		testBackupRestore(t, src, dst, localDir(t))
 	})
+	// To and from S3 (MinIO), the backup's objects under a prefix of a
+	// bucket, the restored instance's artifacts on S3 too.
+	t.Run("sqlite to s3", func(t *testing.T) {
+		src, dst := baseConfig(t), baseConfig(t)
+		to := s3Location(t, &src, &dst)
+		testBackupRestore(t, src, dst, to)
+	})
+	t.Run("postgres to s3", func(t *testing.T) {
+		src := baseConfig(t)
+		src.Database = dbtest.PostgresURL(t)
+		dst := baseConfig(t)
+		dst.Database = freshDatabase(t, src.Database)
+		to := s3Location(t, &src, &dst)
+		testBackupRestore(t, src, dst, to)
+	})
+}
+
+func localDir(t *testing.T) string { return filepath.Join(t.TempDir(), "backup") }
+
+// s3Location returns an s3:// backup location on the test MinIO and points
+// both configurations' S3 settings at it; dst's artifacts go to another
+// bucket of it.
+func s3Location(t *testing.T, src, dst *config.Config) string {
+	s3 := blobtest.S3(t)
+	for _, c := range []*config.Config{src, dst} {
+		c.S3Endpoint, c.S3AccessKey, c.S3SecretKey, c.S3Region, c.S3UseSSL = s3.Endpoint, s3.AccessKey, s3.SecretKey, s3.Region, s3.UseSSL
+	}
+	dst.Artifacts = "s3://" + blobtest.Bucket(t) + "/restored"
+	return "s3://" + blobtest.Bucket(t) + "/backups/2026-11-30"
+}
+
+func s3Of(c config.Config) blob.S3Config {
+	return blob.S3Config{Endpoint: c.S3Endpoint, AccessKey: c.S3AccessKey, SecretKey: c.S3SecretKey, Region: c.S3Region, UseSSL: c.S3UseSSL}
 }
 
 // freshDatabase creates an empty database on the server of dsn and returns
@@ -190,7 +224,7 @@ func reidentify(t *testing.T, a *app.App, pseudonym string) string {
 	return op.Original
 }
 
-func testBackupRestore(t *testing.T, srcCfg, dstCfg config.Config) {
+func testBackupRestore(t *testing.T, srcCfg, dstCfg config.Config, dir string) {
 	ctx := context.Background()
 	a := openDemo(t, srcCfg)
 	before, err := a.Audit.Verify(ctx)
@@ -199,7 +233,6 @@ func testBackupRestore(t *testing.T, srcCfg, dstCfg config.Config) {
 	}
 
 	// Back up while the app keeps writing to its audit log.
-	dir := filepath.Join(t.TempDir(), "backup")
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -219,7 +252,7 @@ func testBackupRestore(t *testing.T, srcCfg, dstCfg config.Config) {
 			time.Sleep(2 * time.Millisecond)
 		}
 	}()
-	m, err := backup.Create(ctx, backup.Source{DB: a.DB, DatabaseURL: srcCfg.Database, Blobs: a.Blobs, MasterKeyFile: srcCfg.MasterKeyPath(), Version: app.Version}, dir)
+	m, err := backup.Create(ctx, backup.Source{DB: a.DB, DatabaseURL: srcCfg.Database, Blobs: a.Blobs, MasterKeyFile: srcCfg.MasterKeyPath(), Version: app.Version, S3: s3Of(srcCfg)}, dir)
 	close(stop)
 	wg.Wait()
 	if err != nil {
@@ -230,11 +263,15 @@ func testBackupRestore(t *testing.T, srcCfg, dstCfg config.Config) {
 	}
 
 	// Restore into a fresh instance.
-	dstBlobs, err := blob.Open(ctx, filepath.Join(dstCfg.DataDir, "blobs"), blob.S3Config{})
+	artifacts := dstCfg.Artifacts
+	if artifacts == "" {
+		artifacts = filepath.Join(dstCfg.DataDir, "blobs")
+	}
+	dstBlobs, err := blob.Open(ctx, artifacts, s3Of(dstCfg))
 	if err != nil {
 		t.Fatal(err)
 	}
-	target := backup.Target{Database: dstCfg.Database, DataDir: dstCfg.DataDir, Blobs: dstBlobs, MasterKeyFile: dstCfg.MasterKeyPath()}
+	target := backup.Target{Database: dstCfg.Database, DataDir: dstCfg.DataDir, Blobs: dstBlobs, MasterKeyFile: dstCfg.MasterKeyPath(), S3: s3Of(dstCfg)}
 	res, err := backup.Restore(ctx, dir, target)
 	if err != nil {
 		t.Fatal(err)
@@ -305,7 +342,7 @@ func TestRefusesTamperedBackup(t *testing.T) {
 	if _, err := backup.Create(ctx, backup.Source{DB: a.DB, Blobs: a.Blobs}, dir); err == nil || !strings.Contains(err.Error(), "not empty") {
 		t.Fatalf("backup into a non-empty directory: %v", err)
 	}
-	if _, err := backup.Verify(dir); err != nil {
+	if _, err := backup.Verify(ctx, dir, blob.S3Config{}); err != nil {
 		t.Fatalf("intact backup: %v", err)
 	}
 	tests := []struct {
@@ -329,7 +366,7 @@ func TestRefusesTamperedBackup(t *testing.T) {
 		}, "keys/master.key is missing"},
 		{"no manifest", func(t *testing.T, dir string) {
 			os.Remove(filepath.Join(dir, backup.ManifestFile))
-		}, "not a hygie backup"},
+		}, "manifest.json is missing"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -348,5 +385,125 @@ func TestRefusesTamperedBackup(t *testing.T) {
 				t.Fatalf("the refused restore wrote into the target: %v", entries)
 			}
 		})
+	}
+}
+
+// failingStore fails reading one key, to interrupt a backup half way.
+type failingStore struct {
+	blob.Store
+	key string
+}
+
+func (f failingStore) Get(ctx context.Context, key string) (io.ReadCloser, error) {
+	if key == f.key {
+		return nil, fmt.Errorf("disk error reading %s", key)
+	}
+	return f.Store.Get(ctx, key)
+}
+
+// TestS3Backup checks what is particular to backups on S3: an interrupted
+// upload leaves no manifest and is never restored, a used prefix is
+// refused, and a changed object is refused before the target is touched.
+func TestS3Backup(t *testing.T) {
+	ctx := context.Background()
+	s3 := blobtest.S3(t)
+	cfg := baseConfig(t)
+	a, err := app.Open(ctx, cfg, app.Options{Migrate: true, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	for _, k := range []string{"datasets/a/data.csv", "datasets/b/data.csv", "datasets/c/data.csv"} {
+		if _, err := a.Blobs.Put(ctx, k, strings.NewReader("a,b\n1,2\n"+k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Audit.Append(audit.WithActor(ctx, "test"), audit.Event{Action: "test", Outcome: audit.Success}); err != nil {
+		t.Fatal(err)
+	}
+	bucket := blobtest.Bucket(t)
+	src := backup.Source{DB: a.DB, Blobs: a.Blobs, MasterKeyFile: cfg.MasterKeyPath(), S3: s3}
+	restoreInto := func(t *testing.T, from string) error {
+		dst := baseConfig(t)
+		store, _ := blob.Open(ctx, filepath.Join(dst.DataDir, "blobs"), blob.S3Config{})
+		_, err := backup.Restore(ctx, from, backup.Target{DataDir: dst.DataDir, Blobs: store, MasterKeyFile: dst.MasterKeyPath(), S3: s3})
+		if err != nil {
+			if entries, _ := os.ReadDir(dst.DataDir); len(entries) > 1 { // the empty blobs directory
+				t.Errorf("the refused restore wrote into the target: %v", entries)
+			}
+		}
+		return err
+	}
+
+	t.Run("interrupted upload", func(t *testing.T) {
+		to := "s3://" + bucket + "/interrupted"
+		broken := src
+		broken.Blobs = failingStore{a.Blobs, "datasets/c/data.csv"}
+		if _, err := backup.Create(ctx, broken, to); err == nil || !strings.Contains(err.Error(), "disk error") {
+			t.Fatalf("backup with a failing read = %v", err)
+		}
+		loc, _ := blob.Open(ctx, to, s3)
+		if infos, _ := loc.List(ctx, ""); len(infos) < 2 {
+			t.Fatalf("the interrupted backup should have left its first objects: %v", infos)
+		}
+		err := restoreInto(t, to)
+		if errs.CodeOf(err) != errs.Invalid || !strings.Contains(err.Error(), "not a complete hygie backup") {
+			t.Fatalf("restore of an interrupted backup = %v", err)
+		}
+		if _, err := backup.Create(ctx, src, to); err == nil || !strings.Contains(err.Error(), "not empty") {
+			t.Fatalf("backup over the interrupted one = %v", err)
+		}
+	})
+
+	to := "s3://" + bucket + "/complete"
+	m, err := backup.Create(ctx, src, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Counts["blobs"] != 3 || !m.MasterKey || len(m.Files) != 5 {
+		t.Fatalf("manifest: counts %v, master key %v, %d files", m.Counts, m.MasterKey, len(m.Files))
+	}
+	if got, err := backup.Verify(ctx, to, s3); err != nil || got.AuditHead != m.AuditHead {
+		t.Fatalf("Verify = %+v, %v", got, err)
+	}
+	// A backup on S3 has exactly the files of a directory backup.
+	dirM, err := backup.Create(ctx, src, localDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s3Files, dirFiles []string
+	for _, f := range m.Files {
+		if f.Path != backup.SQLiteFile { // two snapshots of a database differ in bytes
+			s3Files = append(s3Files, f.Path+" "+f.SHA256)
+		}
+	}
+	for _, f := range dirM.Files {
+		if f.Path != backup.SQLiteFile {
+			dirFiles = append(dirFiles, f.Path+" "+f.SHA256)
+		}
+	}
+	if fmt.Sprint(s3Files) != fmt.Sprint(dirFiles) {
+		t.Fatalf("s3 backup files %v, directory backup files %v", s3Files, dirFiles)
+	}
+
+	if err := restoreInto(t, "s3://"+bucket+"/nothing-here"); errs.CodeOf(err) != errs.Invalid || !strings.Contains(err.Error(), "not a hygie backup") {
+		t.Fatalf("restore from an empty prefix = %v", err)
+	}
+	// Change one object of the backup: refused, nothing written.
+	store, err := blob.Open(ctx, to, s3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Put(ctx, "blobs/datasets/b/data.csv", strings.NewReader("a,b\n1,3\ndatasets/b/data.csv")); err != nil {
+		t.Fatal(err)
+	}
+	if err := restoreInto(t, to); err == nil || !strings.Contains(err.Error(), "blobs/datasets/b/data.csv does not match its checksum") {
+		t.Fatalf("restore of a changed backup = %v", err)
+	}
+	if _, err := backup.Create(ctx, src, "ftp://host/x"); errs.CodeOf(err) != errs.Invalid {
+		t.Fatalf("backup to ftp:// = %v", err)
+	}
+	if _, err := backup.Create(ctx, backup.Source{DB: a.DB, Blobs: a.Blobs}, to); err == nil || !strings.Contains(err.Error(), "s3_endpoint") {
+		t.Fatalf("backup to s3:// without an endpoint = %v", err)
 	}
 }

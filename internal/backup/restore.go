@@ -3,10 +3,14 @@ package backup
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/hygie-health/hygie/internal/audit"
@@ -26,7 +30,9 @@ type Target struct {
 	// MasterKeyFile is where the master key goes (or already is, when the
 	// backup was taken without it).
 	MasterKeyFile string
-	Progress      func(format string, args ...any)
+	// S3 says how to reach the object store of an s3:// backup.
+	S3       blob.S3Config
+	Progress func(format string, args ...any)
 }
 
 // Result is what Restore found after restoring.
@@ -35,22 +41,48 @@ type Result struct {
 	Audit    audit.Report `json:"audit"`
 }
 
-// Verify reads the manifest of the backup in dir and checks that every file
-// it lists is there with its size and SHA-256, and that no other file is.
-func Verify(dir string) (Manifest, error) {
-	var m Manifest
-	b, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+// Verify reads the manifest of the backup in from (a directory, or
+// s3://bucket/prefix reached with cfg) and checks that every file it lists
+// is there with its size and SHA-256, and that no other file is. It reads
+// the whole backup.
+func Verify(ctx context.Context, from string, cfg blob.S3Config) (Manifest, error) {
+	loc, err := openLocation(ctx, from, cfg)
 	if err != nil {
-		return m, errs.Invalidf("%s is not a hygie backup: %s is missing", dir, ManifestFile)
+		return Manifest{}, err
+	}
+	return verify(ctx, loc)
+}
+
+func verify(ctx context.Context, loc location) (Manifest, error) {
+	var m Manifest
+	found, err := loc.list(ctx)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return m, errs.Invalidf("backup %s: %v", loc, err)
+	}
+	hasManifest := slices.ContainsFunc(found, func(f File) bool { return f.Path == ManifestFile })
+	switch {
+	case !hasManifest && len(found) > 0:
+		return m, errs.Invalidf("%s is not a complete hygie backup: %s is missing (it is written last: the backup was interrupted, or this is not a backup)", loc, ManifestFile)
+	case !hasManifest:
+		return m, errs.Invalidf("%s is not a hygie backup: %s is missing", loc, ManifestFile)
+	}
+	r, err := loc.open(ctx, ManifestFile)
+	if err != nil {
+		return m, fmt.Errorf("backup %s: %w", loc, err)
+	}
+	b, err := io.ReadAll(r)
+	r.Close()
+	if err != nil {
+		return m, fmt.Errorf("backup %s: %s: %w", loc, ManifestFile, err)
 	}
 	if err := json.Unmarshal(b, &m); err != nil {
-		return m, errs.Invalidf("backup %s: %s is damaged: %v", dir, ManifestFile, err)
+		return m, errs.Invalidf("backup %s: %s is damaged: %v", loc, ManifestFile, err)
 	}
 	if m.Format != FormatVersion {
-		return m, errs.Invalidf("backup %s: format %d, this hygie reads format %d", dir, m.Format, FormatVersion)
+		return m, errs.Invalidf("backup %s: format %d, this hygie reads format %d", loc, m.Format, FormatVersion)
 	}
 	tampered := func(format string, args ...any) error {
-		return errs.Invalidf("backup %s was damaged or tampered with, refusing to restore it: "+format, append([]any{dir}, args...)...)
+		return errs.Invalidf("backup %s was damaged or tampered with, refusing to restore it: "+format, append([]any{loc}, args...)...)
 	}
 	listed := map[string]File{}
 	for _, f := range m.Files {
@@ -59,34 +91,46 @@ func Verify(dir string) (Manifest, error) {
 		}
 		listed[f.Path] = f
 	}
-	found, err := checksums(dir)
-	if err != nil {
-		return m, errs.Invalidf("backup %s: %v", dir, err)
-	}
 	for _, f := range found {
+		if f.Path == ManifestFile {
+			continue
+		}
 		want, ok := listed[f.Path]
 		switch {
 		case !ok:
 			return m, tampered("%s is not in the manifest", f.Path)
-		case want.Size != f.Size || want.SHA256 != f.SHA256:
+		case want.Size != f.Size:
+			return m, tampered("%s does not match its checksum in the manifest", f.Path)
+		}
+		r, err := loc.open(ctx, f.Path)
+		if err != nil {
+			return m, fmt.Errorf("backup %s: %w", loc, err)
+		}
+		got, err := hashed(f.Path, r, io.Discard)
+		r.Close()
+		if err != nil {
+			return m, fmt.Errorf("backup %s: read %s: %w", loc, f.Path, err)
+		}
+		if got.Size != want.Size || got.SHA256 != want.SHA256 {
 			return m, tampered("%s does not match its checksum in the manifest", f.Path)
 		}
 		delete(listed, f.Path)
 	}
-	for p := range listed {
+	for _, p := range slices.Sorted(maps.Keys(listed)) {
 		return m, tampered("%s is missing", p)
 	}
 	dbFile := SQLiteFile
 	if m.Database == db.Postgres {
 		dbFile = PGDumpFile
 	}
-	if _, err := os.Stat(filepath.Join(dir, dbFile)); err != nil {
+	if !slices.ContainsFunc(m.Files, func(f File) bool { return f.Path == dbFile }) {
 		return m, tampered("%s is missing", dbFile)
 	}
 	return m, nil
 }
 
-// Restore verifies the backup in dir, then restores it into t, which must
+// Restore verifies the backup in from (a directory, or s3://bucket/prefix
+// reached with t.S3), then restores it into t, which must
 // be empty: no database (or an empty PostgreSQL schema), no blob, no master
 // key (unless the backup was taken without one, when the instance's master
 // key must already be in place). It ends by opening the restored database
@@ -94,14 +138,23 @@ func Verify(dir string) (Manifest, error) {
 //
 // A restore that fails half way leaves a partly restored target: empty it
 // and restore again.
-func Restore(ctx context.Context, dir string, t Target) (Result, error) {
+func Restore(ctx context.Context, from string, t Target) (Result, error) {
 	progress := t.Progress
 	if progress == nil {
 		progress = func(string, ...any) {}
 	}
-	m, err := Verify(dir)
+	loc, err := openLocation(ctx, from, t.S3)
 	if err != nil {
 		return Result{}, err
+	}
+	progress("verifying the checksums of %s", loc)
+	m, err := verify(ctx, loc)
+	if err != nil {
+		return Result{}, err
+	}
+	file := map[string]File{}
+	for _, f := range m.Files {
+		file[f.Path] = f
 	}
 	res := Result{Manifest: m}
 	kind := db.SQLite
@@ -157,7 +210,7 @@ func Restore(ctx context.Context, dir string, t Target) (Result, error) {
 		}
 		tmp := sqlitePath + ".restore"
 		os.Remove(tmp)
-		if err := copyFile(filepath.Join(dir, SQLiteFile), tmp); err != nil {
+		if err := fetch(ctx, loc, file[SQLiteFile], tmp); err != nil {
 			return res, fmt.Errorf("restore database: %w", err)
 		}
 		if err := os.Rename(tmp, sqlitePath); err != nil {
@@ -168,7 +221,19 @@ func Restore(ctx context.Context, dir string, t Target) (Result, error) {
 		if err != nil {
 			return res, err
 		}
-		if err := runPG(ctx, PGRestore, []string{"--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction", filepath.Join(dir, PGDumpFile)}, conn); err != nil {
+		dump := loc.localFile(PGDumpFile)
+		if dump == "" { // fetch it, checked, into a private temporary directory
+			tmp, err := os.MkdirTemp("", "hygie-restore-*")
+			if err != nil {
+				return res, fmt.Errorf("restore database: %w", err)
+			}
+			defer os.RemoveAll(tmp)
+			dump = filepath.Join(tmp, PGDumpFile)
+			if err := fetch(ctx, loc, file[PGDumpFile], dump); err != nil {
+				return res, fmt.Errorf("restore database: %w", err)
+			}
+		}
+		if err := runPG(ctx, PGRestore, []string{"--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction", dump}, conn); err != nil {
 			return res, fmt.Errorf("restore database: %w", err)
 		}
 	}
@@ -180,14 +245,14 @@ func Restore(ctx context.Context, dir string, t Target) (Result, error) {
 		if !ok {
 			continue
 		}
-		if err := putBlob(ctx, t.Blobs, key, filepath.Join(dir, filepath.FromSlash(f.Path))); err != nil {
+		if err := putBlob(ctx, loc, f, t.Blobs, key); err != nil {
 			return res, err
 		}
 	}
 
 	if m.MasterKey {
 		progress("master key")
-		if err := copyFile(filepath.Join(dir, filepath.FromSlash(MasterKeyFile)), t.MasterKeyFile); err != nil {
+		if err := fetch(ctx, loc, file[MasterKeyFile], t.MasterKeyFile); err != nil {
 			return res, fmt.Errorf("restore master key: %w", err)
 		}
 	}
@@ -254,14 +319,34 @@ func pgEmpty(ctx context.Context, dsn, backupSchema string) error {
 	return nil
 }
 
-func putBlob(ctx context.Context, s blob.Store, key, path string) error {
-	f, err := os.Open(path)
+// putBlob restores the backup's file f as the blob key of s, checking its
+// checksum on the way: a mismatch fails the Put, which keeps nothing.
+func putBlob(ctx context.Context, loc location, f File, s blob.Store, key string) error {
+	r, err := loc.open(ctx, f.Path)
 	if err != nil {
-		return err
+		return fmt.Errorf("restore blob %s: %w", key, err)
 	}
-	defer f.Close()
-	if _, err := s.Put(ctx, key, f); err != nil {
+	defer r.Close()
+	if _, err := s.Put(ctx, key, newChecked(r, f)); err != nil {
 		return fmt.Errorf("restore blob %s: %w", key, err)
 	}
 	return nil
+}
+
+// fetch copies the backup's file f to the new local file path (mode 0600),
+// checking its checksum; a mismatch removes what was written.
+func fetch(ctx context.Context, loc location, f File, path string) error {
+	r, err := loc.open(ctx, f.Path)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	err = writeFile(path, func(w io.Writer) error {
+		_, err := io.Copy(w, newChecked(r, f))
+		return err
+	})
+	if err != nil {
+		os.Remove(path)
+	}
+	return err
 }

@@ -138,9 +138,11 @@ and the command exits with status 1 after processing the other lines.`,
 				return fmt.Errorf("deid: %w", err)
 			}
 			if out != "-" {
-				e.print(stats, func(w io.Writer) {
+				if err := e.print(stats, func(w io.Writer) {
 					fmt.Fprintf(w, "de-identified %d document(s), %d rejected, %s of text\n", stats.Documents, stats.Rejected, humanBytes(stats.Bytes))
-				})
+				}); err != nil {
+					return err
+				}
 			}
 			if rejected > 0 {
 				return fmt.Errorf("deid: %d input line(s) rejected; they were not written", rejected)

@@ -20,13 +20,19 @@ func (e *env) demoCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run the whole lifecycle end to end on a synthetic cohort",
-		Long: `Run the walking skeleton of the lifecycle on a synthetic cohort (no real
-patient): import an identifying extract, pseudonymize it, convert units by a
-recipe, train and evaluate a linear regression, register the model and
-promote it through the validation gate to production, serve it over the Open
-Inference Protocol, and record a clinician's feedback. Every stage acts as a
-user with the right role and is audited. With --serve the server keeps
-running so you can open the UI and call the model.`,
+		Long: `Run the whole lifecycle on a synthetic cohort (no real patient): import an
+identifying extract, then run the demo pipeline (internal/demo/hygie.yaml):
+pseudonymization, risk assessment and anonymization of a release, a recipe
+of features, training of a 30-day readmission model through a job,
+evaluation, privacy audit and registration. The pipeline runs three times:
+once in full, once with nothing recomputed, once after a change of the
+release recipe (only the affected step runs). Then the model is promoted
+through the validation gates to production, served over the Open Inference
+Protocol with explanations, watched for a month of simulated use, and a
+clinician's feedback is recorded. Every stage acts as a user with the right
+role and is audited. With --serve the server keeps running so you can open
+the UI and call the model.
+`,
 		Example: `  hygie demo --serve
   hygie demo --data /tmp/hygie-demo --addr 127.0.0.1:0 --output json`,
 		Args: exactArgs(0, ""),

@@ -38,7 +38,7 @@ regression against the version in place. Every attempt is recorded with its
 report; a refused promotion changes nothing and exits with code 1.`,
 	}
 	cmd.AddCommand(e.modelRegisterCmd(), e.modelListCmd(), e.modelPromoteCmd(), e.modelSignoffCmd(), e.modelRollbackCmd(),
-		e.modelPromotionsCmd(), e.modelCasesCmd(), e.modelCardCmd())
+		e.modelPromotionsCmd(), e.modelCasesCmd(), e.modelCardCmd(), e.modelRetrainCmd(), e.modelCanaryCmd(), e.modelImportCmd())
 	return cmd
 }
 

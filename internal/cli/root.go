@@ -128,7 +128,7 @@ from HYGIE_*_FILE) and an optional YAML file (--config); see 'hygie config'.`,
 		e.trainCmd(), e.predictCmd(),
 		e.jobCmd(), e.privacyAuditCmd(),
 		e.modelCmd(), e.policyCmd(),
-		e.annotateCmd(),
+		e.annotateCmd(), e.pipelineCmd(),
 		e.versionCmd(), e.backupCmd(), e.restoreCmd(),
 	)
 	root.AddCommand(e.workerCmds()...)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"os/signal"
 	"syscall"
 	"time"
@@ -35,13 +36,25 @@ Requests are batched per model version (--max-batch rows, waiting at most
 recently are unloaded beyond --memory-budget bytes of artifacts.
 
 The schema must be up to date ('hygie migrate' or 'hygie server' apply
-migrations; replicas never do).`,
+migrations; replicas never do).
+
+SIGTERM or SIGINT stop the replica gracefully: for --shutdown-drain it
+keeps serving with /readyz answering 503 and every connection closed after
+its answer (load balancers move away without a cut request); then it stops
+accepting connections, answers the requests in flight (at most
+--shutdown-timeout), writes the pending prediction log and exits 0. A second
+signal ends it at once. A load balancer may retry an inference request on another replica: a
+request with an Idempotency-Key header (nginx can set one per client
+request, see docs/deployment.md) gets prediction ids derived from it, so a
+retry answers the same ids and is logged once.`,
 		Example: `  hygie serve --environment production --addr 0.0.0.0:9000 \
     --database postgres://hygie@db/hygie --artifacts s3://hygie/prod --s3-endpoint minio:9000`,
 		Args: exactArgs(0, ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
+			// Once draining, a second signal ends the process at once.
+			context.AfterFunc(ctx, stop)
 			o.MemoryBudget = budget
 			a, err := app.OpenServing(ctx, e.cfg, app.Options{Logger: app.NewLogger(e.cfg, e.stderr)}, o)
 			if err != nil {

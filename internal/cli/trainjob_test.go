@@ -10,12 +10,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hygie-health/hygie/internal/blob/blobtest"
 	"github.com/hygie-health/hygie/internal/train"
 )
 
 func TestMain(m *testing.M) {
-	train.MainIfJob() // training jobs run this test binary as hygie
-	os.Exit(m.Run())
+	train.MainIfJob()         // training jobs run this test binary as hygie
+	os.Exit(blobtest.Main(m)) // stops the MinIO of the S3 tests
 }
 
 // writeICU writes a pseudonymized ICU extract: two rows per patient, a

@@ -37,6 +37,7 @@ type Config struct {
 	PublicURL       string        `yaml:"public_url" env:"HYGIE_PUBLIC_URL" flag:"public-url" help:"URL users reach the server at (default http://<addr>)"`
 	MaxRequestBytes int64         `yaml:"max_request_bytes" env:"HYGIE_MAX_REQUEST_BYTES" flag:"max-request-bytes" help:"largest accepted request body in bytes"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" env:"HYGIE_SHUTDOWN_TIMEOUT" flag:"shutdown-timeout" help:"grace period for in-flight requests on SIGTERM"`
+	ShutdownDrain   time.Duration `yaml:"shutdown_drain" env:"HYGIE_SHUTDOWN_DRAIN" flag:"shutdown-drain" help:"on SIGTERM, first serve this long with /readyz failing and no keep-alive (for load balancers); 0: none"`
 	SessionTTL      time.Duration `yaml:"session_ttl" env:"HYGIE_SESSION_TTL" flag:"session-ttl" help:"lifetime of a web login session"`
 	// TLSCert and TLSKey are PEM files (both or neither): with them every
 	// listener serves HTTPS (TLS 1.2 at least) and picks up renewed files
@@ -65,11 +66,18 @@ type Config struct {
 	// compute nodes).
 	JobsExecutor   string `yaml:"jobs_executor" env:"HYGIE_JOBS_EXECUTOR" flag:"jobs-executor" help:"job executor: local or slurm"`
 	SlurmPartition string `yaml:"slurm_partition" env:"HYGIE_SLURM_PARTITION" flag:"slurm-partition" help:"Slurm partition for jobs (default: the cluster's default)"`
+
+	// Single sign-on (see sso.go): an OpenID Connect provider, an LDAP or
+	// Active Directory server, and how their groups map to hygie roles.
+	OIDC        OIDC        `yaml:"oidc"`
+	LDAP        LDAP        `yaml:"ldap"`
+	GroupRoles  []GroupRole `yaml:"group_roles"`
+	AdminGroups []string    `yaml:"admin_groups"`
 }
 
 // Default returns the configuration used when nothing is set.
 func Default() Config {
-	return Config{
+	c := Config{
 		DataDir:         "./hygie-data",
 		Addr:            "127.0.0.1:8080",
 		MaxRequestBytes: 32 << 20,
@@ -81,6 +89,8 @@ func Default() Config {
 		S3Region:        "us-east-1",
 		JobsExecutor:    "local",
 	}
+	c.ssoDefaults()
+	return c
 }
 
 // LoadFile merges a YAML file into c. Unknown keys are an error.
@@ -100,10 +110,19 @@ func (c *Config) LoadFile(path string) error {
 // LoadEnv merges HYGIE_* variables (and HYGIE_*_FILE for secrets) into c,
 // using getenv (os.Getenv in production, a map in tests).
 func (c *Config) LoadEnv(getenv func(string) string) error {
-	v := reflect.ValueOf(c).Elem()
+	return loadEnv(reflect.ValueOf(c).Elem(), getenv)
+}
+
+func loadEnv(v reflect.Value, getenv func(string) string) error {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
+		if isSection(f) {
+			if err := loadEnv(v.Field(i), getenv); err != nil {
+				return err
+			}
+			continue
+		}
 		name := f.Tag.Get("env")
 		if name == "" {
 			continue
@@ -193,6 +212,9 @@ func (c *Config) Validate() error {
 	if c.MaxRequestBytes <= 0 {
 		return fmt.Errorf("setting max_request_bytes (HYGIE_MAX_REQUEST_BYTES): must be positive")
 	}
+	if c.ShutdownDrain < 0 {
+		return fmt.Errorf("setting shutdown_drain (HYGIE_SHUTDOWN_DRAIN): must be 0 (none) or positive")
+	}
 	if c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("setting shutdown_timeout (HYGIE_SHUTDOWN_TIMEOUT): must be positive")
 	}
@@ -220,7 +242,7 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("setting jobs_executor (HYGIE_JOBS_EXECUTOR): want local or slurm, got %q", c.JobsExecutor)
 	}
-	return nil
+	return c.validateSSO()
 }
 
 // MasterKeyPath returns the master key file, defaulting inside DataDir.
@@ -245,11 +267,18 @@ func (c *Config) BaseURL() string {
 // Redacted returns the settings as ordered name/value pairs with secrets
 // hidden (passwords inside URLs too), for `hygie config`.
 func (c *Config) Redacted() []Setting {
-	v := reflect.ValueOf(c).Elem()
+	return redacted(reflect.ValueOf(c).Elem(), "")
+}
+
+func redacted(v reflect.Value, prefix string) []Setting {
 	t := v.Type()
 	var out []Setting
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
+		if isSection(f) {
+			out = append(out, redacted(v.Field(i), prefix+f.Tag.Get("yaml")+".")...)
+			continue
+		}
 		val := fmt.Sprint(v.Field(i).Interface())
 		switch f.Tag.Get("secret") {
 		case "true":
@@ -259,9 +288,15 @@ func (c *Config) Redacted() []Setting {
 		case "url":
 			val = redactURL(val)
 		}
-		out = append(out, Setting{Name: f.Tag.Get("yaml"), Env: f.Tag.Get("env"), Value: val})
+		out = append(out, Setting{Name: prefix + f.Tag.Get("yaml"), Env: f.Tag.Get("env"), Value: val})
 	}
 	return out
+}
+
+// isSection reports whether a field is a nested section (oidc:, ldap:)
+// whose own fields carry the tags.
+func isSection(f reflect.StructField) bool {
+	return f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[time.Duration]()
 }
 
 // Setting is one line of the redacted configuration.

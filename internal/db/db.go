@@ -112,14 +112,23 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 	return d, nil
 }
 
-// redactErr drops connection strings (which may hold passwords) from errors.
+// redactErr drops connection strings (which may hold passwords) from errors'
+// messages; the cause stays in the chain, for IsUnavailable.
 func redactErr(err error) error {
 	msg := err.Error()
 	if i := strings.Index(msg, "postgres://"); i >= 0 {
 		msg = msg[:i] + "<url redacted>"
 	}
-	return errors.New(msg)
+	return &redacted{msg: msg, err: err}
 }
+
+type redacted struct {
+	msg string
+	err error
+}
+
+func (r *redacted) Error() string { return r.msg }
+func (r *redacted) Unwrap() error { return r.err }
 
 // Dialect reports which engine this is.
 func (d *DB) Dialect() Dialect { return d.dialect }

@@ -1,8 +1,12 @@
 // Package demo runs hygie's end-to-end walking skeleton on a synthetic
-// cohort: import → pseudonymize → transform → train → register and promote
-// → serve → clinician feedback. Each stage goes through the same services,
-// permissions and audit log as real use, acting as a user with the right
-// role; the serving and feedback stages go over real HTTP.
+// cohort: the steward imports the extract; the lifecycle up to a model in
+// dev runs as a pipeline (hygie.yaml: pseudonymise → risk → anonymise →
+// recipes → train and privacy audit as jobs → evaluate → register →
+// promote), then again (nothing recomputed), then after a recipe change
+// (only the affected step runs); the governed promotion, serving,
+// monitoring and clinician feedback follow. Each stage goes through the
+// same services, permissions and audit log as real use, acting as a user
+// with the right role; the serving and feedback stages go over real HTTP.
 package demo
 
 import (
@@ -27,18 +31,13 @@ import (
 	"github.com/hygie-health/hygie/internal/dataset"
 	"github.com/hygie-health/hygie/internal/demo/cohort"
 	"github.com/hygie-health/hygie/internal/errs"
-	"github.com/hygie-health/hygie/internal/jobs"
-	"github.com/hygie-health/hygie/internal/model"
 	"github.com/hygie-health/hygie/internal/monitor"
-	"github.com/hygie-health/hygie/internal/privacy/anon"
 	"github.com/hygie-health/hygie/internal/privacy/pseudo"
 	"github.com/hygie-health/hygie/internal/privacy/risk"
 	"github.com/hygie-health/hygie/internal/privacy/vault"
-	"github.com/hygie-health/hygie/internal/recipe"
 	"github.com/hygie-health/hygie/internal/registry"
 	"github.com/hygie-health/hygie/internal/serve"
 	"github.com/hygie-health/hygie/internal/track"
-	"github.com/hygie-health/hygie/internal/train"
 )
 
 // Project and model names the demo uses.
@@ -74,14 +73,9 @@ type Result struct {
 	Prediction   float64              `json:"prediction"`
 	Explained    int                  `json:"explained_inputs"`     // inputs with a contribution in the first explanation
 	Monitoring   *monitor.CheckReport `json:"monitoring,omitempty"` // the check after a month of use
+	Pipeline     []PipelineRun        `json:"pipeline_runs"`        // first run, unchanged re-run, re-run after a recipe change
 	Curl         string               `json:"curl"`
 }
-
-// The recipe of stage 3: the seed example's unit conversion.
-const heightRecipe = `name: height-in-metres
-steps:
-  - convert: {column: taille_cm, from: cm, to: m, as: taille_m, digits: 3}
-`
 
 // Run executes the seven stages, printing each to out. The HTTP server runs
 // on o.Listener until ctx ends or serveDone is closed by the caller; Run
@@ -135,59 +129,79 @@ func Run(ctx context.Context, a *app.App, out io.Writer, o Options) (Result, fun
 	fmt.Fprintf(out, "  %s: %d rows, %d columns, level %s, encrypted at rest: %v%s\n", raw.Ref(), raw.Rows, len(raw.Columns), raw.Level, raw.Encrypted, reused(created))
 	fmt.Fprintf(out, "  roles suggested from column names (confirmed by the steward): %s\n", fmtRoles(suggested))
 
-	// 2. Pseudonymize.
-	step(2, "Pseudonymize: keyed pseudonyms (HMAC-SHA256, project key), direct identifiers dropped")
-	pr, err := a.Pseudo.Pseudonymize(as("sophie"), raw)
-	if err != nil {
-		return res, nil, err
-	}
-	fmt.Fprintf(out, "  %s (parent %s): pseudonymized %v, dropped %v, year only %v%s\n", pr.Version.Ref(), pr.Version.Parent,
-		pr.Pseudonymized, pr.Dropped, pr.Generalized, reused(pr.Created))
-	if err := riskBeforeAfter(as("sophie"), as("marc"), a, out, raw, pr.Version); err != nil {
-		return res, nil, err
-	}
-	if err := vaultAndText(as("marc"), as("rachid"), a, out, pr.Version, patients[0]); err != nil {
-		return res, nil, err
-	}
-
-	// 3. Transform.
-	step(3, "Transform by recipe: height cm → m")
-	feat, created, err := recipe.Transform(as("marc"), a.Datasets, pr.Version, []byte(heightRecipe), "cohort_features")
-	if err != nil {
-		return res, nil, err
-	}
-	res.Dataset = feat.Ref()
-	fmt.Fprintf(out, "  %s (parent %s), columns %s%s\n", feat.Ref(), feat.Parent, strings.Join(colNames(feat.Columns), ", "), reused(created))
-
-	// The API serves from here on: the training job reads the dataset and
-	// records its run through it, as it would from a cluster node.
+	// The API serves from here on: the pipeline's jobs read the datasets
+	// and record their runs through it, as they would from a cluster node.
 	stop := serveInBackground(ctx, a, o.Listener)
 	res.BaseURL = "http://" + o.Listener.Addr().String()
 
-	// 4. Train.
-	step(4, "Train a 30-day readmission risk model as a job: gradient-boosted trees, 5-fold cross-validation grouped by patient, bootstrap intervals on a locked test split")
-	run, err := trainJob(as("marc"), a, out, feat, res.BaseURL, o.Seed)
+	// 2. The lifecycle as a pipeline.
+	step(2, "Run the lifecycle as a pipeline (hygie.yaml): pseudonymise → risk → anonymise → recipes → train and privacy audit as jobs → evaluate → register → promote to dev")
+	spec, values, err := a.Pipelines.Load(as("ci"), Project, "hygie.yaml", PipelineFile, nil)
 	if err != nil {
 		return res, stop, err
 	}
-	res.RunID, res.TestMetrics = run.ID, run.Metrics
+	fmt.Fprintf(out, "  hygie.yaml validated: %d steps, no path gives a scientist identifying data; run by ci (steward and scientist)\n", len(spec.Steps))
+	first, err := runPipeline(as("ci"), a, out, spec, values, res.BaseURL, "demo")
+	if err != nil {
+		return res, stop, err
+	}
+	res.Pipeline = append(res.Pipeline, first)
+	pv, err := a.Datasets.ByID(as("marc"), first.output("pseudo").ID)
+	if err != nil {
+		return res, stop, err
+	}
+	if err := riskBefore(as("sophie"), a, out, raw); err != nil {
+		return res, stop, err
+	}
+	if err := vaultAndText(as("marc"), as("rachid"), a, out, pv, patients[0]); err != nil {
+		return res, stop, err
+	}
+	res.Dataset = first.output("features").Ref
+	res.RunID = first.output("train").ID
+	run, err := a.Runs.Get(as("marc"), res.RunID)
+	if err != nil {
+		return res, stop, err
+	}
+	res.TestMetrics = run.Metrics
+	printMetrics(out, run)
 
-	// 5. Register and promote.
-	step(5, "Register the model and promote it dev → test → integration → production through the project's gate policy")
+	// 3. Nothing changed: nothing runs.
+	step(3, "Re-run the pipeline unchanged: every step is up to date, nothing is recomputed")
+	again, err := runPipeline(as("ci"), a, out, spec, values, res.BaseURL, "demo")
+	if err != nil {
+		return res, stop, err
+	}
+	res.Pipeline = append(res.Pipeline, again)
+	fmt.Fprintf(out, "  recomputed: %s\n", again.ran())
+
+	// 4. A changed recipe: only what depends on it runs.
+	step(4, "Change the release recipe (BMI classes: obese from 35 instead of 30) and re-run: only the affected steps run")
+	changed, values2, err := a.Pipelines.Load(as("ci"), Project, "hygie.yaml", PipelineFile, map[string]string{"obesity": "35"})
+	if err != nil {
+		return res, stop, err
+	}
+	partial, err := runPipeline(as("ci"), a, out, changed, values2, res.BaseURL, "demo")
+	if err != nil {
+		return res, stop, err
+	}
+	res.Pipeline = append(res.Pipeline, partial)
+	fmt.Fprintf(out, "  recomputed: %s; reused: %s\n", partial.ran(), partial.reused())
+
+	// 5. Governed promotion.
+	step(5, "Promote the registered version test → integration → production through the project's gate policy")
 	if _, err := a.Registry.SetPolicy(as("admin"), Project, []byte(Policy)); err != nil {
 		return res, stop, err
 	}
 	fmt.Fprintln(out, "  admin set the gate policy: bounds on the pessimistic end of each 95% interval, test-set size, subgroups by sex,")
 	fmt.Fprintln(out, "  clinical test cases, a membership-inference audit and two clinician sign-offs (hygie policy -p "+Project+")")
-	// The signature (inputs, types) comes from the model artifact.
-	mv, err := a.Registry.Register(as("marc"), Project, Model, run.ID, train.ModelArtifact, model.Format, registry.Signature{})
+	mv, err := a.Registry.Version(as("marc"), Model, int(first.output("register").ID))
 	if err != nil {
 		return res, stop, err
 	}
 	sig := mv.Signature
 	res.ModelVersion = mv.Version
-	fmt.Fprintf(out, "  %s version %d registered from run %d\n", Model, mv.Version, run.ID)
-	if err := governedPromotion(as, a, out, mv, run.ID, res.BaseURL); err != nil {
+	fmt.Fprintf(out, "  %s version %d registered from run %d by the pipeline, in %s\n", Model, mv.Version, res.RunID, mv.Environment)
+	if err := governedPromotion(as, a, out, mv); err != nil {
 		return res, stop, err
 	}
 
@@ -282,6 +296,10 @@ func setup(ctx context.Context, a *app.App) (map[string]*auth.Principal, error) 
 		{"claire", "Dr Claire Martin (clinician)", auth.RoleClinicianValidator},
 		{"chloe", "Dr Chloé Petit (clinician)", auth.RoleClinicianValidator},
 		{"rachid", "Rachid Benali (re-identification officer)", auth.RoleReidentifier},
+		// The account the pipeline runs as: it pseudonymises (steward) and
+		// trains (scientist); validation keeps identifying data from training.
+		{"ci", "Pipeline runner", auth.RoleSteward},
+		{"ci", "Pipeline runner", auth.RoleScientist},
 	}
 	for _, m := range members {
 		if _, err := a.Auth.CreateUser(ctx, m.name, m.display, "", false); err != nil && !errs.Is(err, errs.Conflict) {
@@ -292,7 +310,7 @@ func setup(ctx context.Context, a *app.App) (map[string]*auth.Principal, error) 
 		}
 	}
 	out := map[string]*auth.Principal{}
-	for _, n := range []string{"admin", "sophie", "marc", "claire", "chloe", "rachid"} {
+	for _, n := range []string{"admin", "sophie", "marc", "claire", "chloe", "rachid", "ci"} {
 		p, err := a.Auth.PrincipalOf(ctx, n)
 		if err != nil {
 			return nil, err
@@ -371,41 +389,16 @@ func colNames(cs []dataset.Column) []string {
 	return out
 }
 
-// riskBeforeAfter prints the re-identification risk of the identifying
-// extract on (sexe, date_naissance), of the pseudonymized version on (sexe,
-// birth year), and anonymises the latter into cohort_anon (10-anonymity) to
-// print its risk too: counts and rates only.
-func riskBeforeAfter(steward, scientist context.Context, a *app.App, out io.Writer, raw, pseudo dataset.Version) error {
-	show := func(label string, v dataset.Version, r *risk.Report) {
-		fmt.Fprintf(out, "  risk %-6s %s on %s: k = %d, prosecutor risk highest %.3f, average %.3f, records at risk %.1f%%, %d unique records\n",
-			label, v.Ref(), strings.Join(r.QuasiIdentifiers, ", "), r.K, r.Prosecutor.Highest, r.Prosecutor.Average, 100*r.Prosecutor.RecordsAtRisk, r.Uniqueness.SampleUniques)
-	}
-	before, err := risk.OfVersion(steward, a.Datasets, raw, risk.Options{QuasiIdentifiers: []string{"sexe", "date_naissance"}, Sensitive: []string{}, MaxCombination: 2})
+// riskBefore prints the re-identification risk of the identifying extract
+// on (sexe, date_naissance), for the steward: counts and rates only. The
+// pipeline's risk step gives the risk after pseudonymisation.
+func riskBefore(steward context.Context, a *app.App, out io.Writer, raw dataset.Version) error {
+	r, err := risk.OfVersion(steward, a.Datasets, raw, risk.Options{QuasiIdentifiers: []string{"sexe", "date_naissance"}, Sensitive: []string{}, MaxCombination: 2})
 	if err != nil {
 		return fmt.Errorf("risk of %s: %w", raw.Ref(), err)
 	}
-	show("before", raw, before)
-	qis, _ := risk.Columns(pseudo)
-	after, err := risk.OfVersion(scientist, a.Datasets, pseudo, risk.Options{QuasiIdentifiers: qis, Sensitive: []string{}, MaxCombination: 2})
-	if err != nil {
-		return fmt.Errorf("risk of %s: %w", pseudo.Ref(), err)
-	}
-	show("after", pseudo, after)
-	var cfg anon.VersionConfig
-	cfg.K, cfg.MaxSuppression, cfg.Metric, cfg.Output, cfg.Sensitive = 10, 0.02, string(anon.MetricLoss), "cohort_anon", []string{}
-	for _, q := range qis {
-		cfg.QuasiIdentifiers = append(cfg.QuasiIdentifiers, anon.VersionQI{Column: q})
-	}
-	rep, err := anon.AnonymizeVersion(scientist, a.Datasets, pseudo, cfg)
-	if err != nil {
-		return fmt.Errorf("anonymise %s: %w", pseudo.Ref(), err)
-	}
-	var levels []string
-	for i, q := range rep.QuasiIdentifiers {
-		levels = append(levels, fmt.Sprintf("%s→level %d", q, rep.Transformation[i]))
-	}
-	fmt.Fprintf(out, "  %s (parent %s): %s, %s, %d suppressed%s\n", rep.Version.Ref(), rep.Source, rep.PrivacyModel, strings.Join(levels, ", "), rep.Suppressed, reused(rep.Created))
-	show("anon", rep.Version, rep.RiskAfter)
+	fmt.Fprintf(out, "  risk before pseudonymisation, %s on %s: k = %d, prosecutor risk highest %.3f, average %.3f, records at risk %.1f%%, %d unique records\n",
+		raw.Ref(), strings.Join(r.QuasiIdentifiers, ", "), r.K, r.Prosecutor.Highest, r.Prosecutor.Average, 100*r.Prosecutor.RecordsAtRisk, r.Uniqueness.SampleUniques)
 	return nil
 }
 
@@ -444,39 +437,14 @@ func vaultAndText(scientist, officer context.Context, a *app.App, out io.Writer,
 	return nil
 }
 
-// trainJob trains the demo's risk model through the job system and prints
-// the cross-validation and test figures.
-func trainJob(ctx context.Context, a *app.App, out io.Writer, v dataset.Version, baseURL string, seed int64) (track.Run, error) {
-	spec := train.Spec{Project: Project, Dataset: v.Ref(), Target: "readmission_30j", Positive: "true", Learner: model.GBDT,
-		Params: map[string]string{"trees": "100", "leaves": "8", "learning_rate": "0.05", "min_samples_leaf": "10"},
-		CV:     5, Seed: seed, SplitSeed: seed, TestFraction: 0.25, Threshold: 0.15, Prevalence: 0.10, Subgroups: []string{"sexe"}}
-	j, spec, err := train.Submit(ctx, a.Datasets, a.Jobs, a.Executable, spec, jobs.Request{Experiment: "readmission", TrackingURI: baseURL})
-	if err != nil {
-		return track.Run{}, err
-	}
-	fmt.Fprintf(out, "  job %d (%s executor) → run %d: features %s; folds and split grouped by %s\n", j.ID, j.Executor, *j.RunID, strings.Join(spec.Features, ", "), spec.Group)
-	if j, err = a.Jobs.Wait(ctx, j.ID); err != nil {
-		return track.Run{}, err
-	}
-	if j.State != jobs.Succeeded {
-		msg := j.Message
-		if rc, err := a.Runs.OpenArtifact(ctx, *j.RunID, "logs/stderr.txt"); err == nil {
-			b, _ := io.ReadAll(io.LimitReader(rc, 4096))
-			rc.Close()
-			msg = strings.TrimSpace(msg + "\n" + string(b))
-		}
-		return track.Run{}, fmt.Errorf("training job %d %s: %s", j.ID, j.State, msg)
-	}
-	run, err := a.Runs.Get(ctx, *j.RunID)
-	if err != nil {
-		return run, err
-	}
+// printMetrics prints a training run's cross-validation and test figures.
+func printMetrics(out io.Writer, run track.Run) {
 	m := run.Metrics
-	fmt.Fprintf(out, "  %s training rows, %s test rows; cross-validation ROC AUC %.3f ± %.3f over 5 folds\n", run.Params["train_rows"], run.Params["test_rows"], m["cv_roc_auc_mean"], m["cv_roc_auc_sd"])
+	fmt.Fprintf(out, "  training run %d: %s training rows, %s test rows, folds and split grouped by %s; cross-validation ROC AUC %.3f ± %.3f over 5 folds\n",
+		run.ID, run.Params["train_rows"], run.Params["test_rows"], run.Params["group"], m["cv_roc_auc_mean"], m["cv_roc_auc_sd"])
 	for _, k := range []string{"roc_auc", "sensitivity", "specificity", "ppv_at_prevalence", "brier"} {
 		fmt.Fprintf(out, "  test %-18s %.3f [95%% BCa bootstrap CI %.3f–%.3f]\n", k, m["test_"+k], m["test_"+k+"_ci_low"], m["test_"+k+"_ci_high"])
 	}
-	return run, nil
 }
 
 // inferInputs builds OIP input tensors for patients from the signature.
@@ -551,11 +519,17 @@ const Cases = `cases:
     expect: {max: 0.15}
 `
 
-// governedPromotion walks the version through the policy: the promotion
-// to test is first refused (no clinical case written yet), then passes once
-// Dr Martin writes them; a membership-inference audit runs as a job before
-// integration; two clinicians sign off integration and production.
-func governedPromotion(as func(string) context.Context, a *app.App, out io.Writer, mv registry.Version, runID int64, baseURL string) error {
+// governedPromotion walks the version the pipeline put in dev through the
+// policy: the promotion to test is first refused (no clinical case written
+// yet), then passes once Dr Martin writes them; the pipeline's
+// membership-inference audit counts for integration; two clinicians sign
+// off integration and production. A version already in production (the
+// demo run again on the same data: the pipeline reused it) stays there.
+func governedPromotion(as func(string) context.Context, a *app.App, out io.Writer, mv registry.Version) error {
+	if mv.Environment == "production" {
+		fmt.Fprintf(out, "  version %d is already in production: nothing to promote\n", mv.Version)
+		return nil
+	}
 	promote := func(env string) error {
 		p, err := a.Registry.Promote(as("marc"), Model, mv.Version, env)
 		var ref *registry.RefusedError
@@ -578,9 +552,6 @@ func governedPromotion(as func(string) context.Context, a *app.App, out io.Write
 		}
 		return err
 	}
-	if err := promote("dev"); err != nil {
-		return err
-	}
 	existing, err := a.Registry.Cases(as("marc"), Project, Model)
 	if err != nil {
 		return err
@@ -597,24 +568,6 @@ func governedPromotion(as func(string) context.Context, a *app.App, out io.Write
 	if err := promote("test"); err != nil {
 		return err
 	}
-	j, err := train.SubmitAudit(as("marc"), a.Runs, a.Jobs, a.Executable, train.AuditSpec{Project: Project, RunID: runID, Resamples: 500, Seed: 1},
-		jobs.Request{TrackingURI: baseURL})
-	if err != nil {
-		return err
-	}
-	if j, err = a.Jobs.Wait(as("marc"), j.ID); err != nil {
-		return err
-	}
-	if j.State != jobs.Succeeded {
-		return fmt.Errorf("privacy audit job %d %s: %s", j.ID, j.State, j.Message)
-	}
-	ar, err := a.Runs.Get(as("marc"), *j.RunID)
-	if err != nil {
-		return err
-	}
-	m := ar.Metrics
-	fmt.Fprintf(out, "  membership-inference audit (job %d, run %d): attack AUC %.3f [%.3f–%.3f], advantage %.3f [%.3f–%.3f]\n", j.ID, ar.ID,
-		m["mia_auc"], m["mia_auc_ci_low"], m["mia_auc_ci_high"], m["mia_advantage"], m["mia_advantage_ci_low"], m["mia_advantage_ci_high"])
 	for _, env := range []string{"integration", "production"} {
 		for _, who := range []string{"claire", "chloe"} {
 			if _, err := a.Registry.SignOff(as(who), Model, mv.Version, env, "calibration, subgroups and clinical cases reviewed"); err != nil {

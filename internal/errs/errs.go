@@ -6,6 +6,7 @@ package errs
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 )
 
 // Code classifies an error for callers; the HTTP layer maps it to a status
@@ -20,6 +21,7 @@ const (
 	Unauthenticated Code = "unauthenticated"
 	Forbidden       Code = "forbidden"
 	RateLimited     Code = "rate_limited" // too many attempts in a window: HTTP 429
+	Unavailable     Code = "unavailable"  // a backing service (the database) is down: HTTP 503, retry later
 	Internal        Code = "internal"
 )
 
@@ -58,28 +60,56 @@ func Forbiddenf(format string, args ...any) *Error {
 	return E(Forbidden, format, args...)
 }
 func RateLimitedf(format string, args ...any) *Error { return E(RateLimited, format, args...) }
+func Unavailablef(format string, args ...any) *Error { return E(Unavailable, format, args...) }
 func Unauthenticatedf(format string, args ...any) *Error {
 	return E(Unauthenticated, format, args...)
 }
 
-// CodeOf returns the code of the first *Error in err's chain, or Internal.
+// UnavailableMessage is the caller-safe message of an error that
+// RegisterUnavailable's classifier recognises.
+const UnavailableMessage = "database unavailable: retry in a moment"
+
+// unavailable recognises the errors of a backing service that is down
+// (connection refused, connection lost…). The database package registers it
+// (db.IsUnavailable), since errs imports nothing of hygie's.
+var unavailable atomic.Pointer[func(error) bool]
+
+// RegisterUnavailable sets the function that tells whether an error means a
+// backing service is unavailable; CodeOf then reports such errors, when they
+// carry no other code than Internal, as Unavailable.
+func RegisterUnavailable(f func(error) bool) { unavailable.Store(&f) }
+
+func isUnavailable(err error) bool {
+	f := unavailable.Load()
+	return f != nil && (*f)(err)
+}
+
+// CodeOf returns the code of the first *Error in err's chain; otherwise
+// Unavailable if err means a backing service is down, or Internal.
 func CodeOf(err error) Code {
 	if err == nil {
 		return ""
 	}
 	var e *Error
-	if errors.As(err, &e) {
+	if errors.As(err, &e) && e.Code != Internal {
 		return e.Code
+	}
+	if isUnavailable(err) {
+		return Unavailable
 	}
 	return Internal
 }
 
 // MessageOf returns the caller-safe message of err: the message of the first
-// *Error in its chain, or "internal error".
+// *Error in its chain, UnavailableMessage when a backing service is down, or
+// "internal error".
 func MessageOf(err error) string {
 	var e *Error
 	if errors.As(err, &e) && e.Code != Internal {
 		return e.Message
+	}
+	if isUnavailable(err) {
+		return UnavailableMessage
 	}
 	return "internal error"
 }

@@ -88,7 +88,8 @@ func (s *Server) AddAPI(svc Services) {
 		Route{Method: "GET", Pattern: "/api/v1/projects/{project}/gates", Summary: "Validation gate rules", Tag: model, Scope: Project, Perm: auth.PermModelRead, Handler: a.listGates},
 		Route{Method: "PUT", Pattern: "/api/v1/projects/{project}/gates", Summary: "Set a validation gate rule", Tag: model, Scope: Project, Perm: auth.PermProjectManage, Handler: a.setGate},
 		Route{Method: "GET", Pattern: "/api/v1/projects/{project}/predictions", Summary: "Latest logged predictions", Tag: model, Scope: Project, Perm: auth.PermPredictionsRead, Handler: a.listPredictions},
-		Route{Method: "POST", Pattern: "/api/v1/projects/{project}/predictions/{id}/feedback", Summary: "A clinician's verdict on a prediction", Tag: model, Scope: Project, Perm: auth.PermFeedbackWrite, Handler: a.feedback},
+		Route{Method: "POST", Pattern: "/api/v1/projects/{project}/predictions/{id}/feedback", Summary: `A clinician's verdict on a prediction (body: {"verdict": correct|incorrect|unsure, "corrected", "comment", "annotation"}; with "annotation", an incorrect prediction becomes a task of that annotation project, added on the clinician's behalf)`, Tag: model, Scope: Project, Perm: auth.PermFeedbackWrite, Handler: a.feedback},
+		Route{Method: "POST", Pattern: "/api/v1/projects/{project}/models/{model}/retrain", Summary: `Retrain from the latest gold data (body: {"version", "annotation", "experiment"}, all optional): the version's training set plus the adjudicated feedback becomes a new dataset version, and a training job starts on it; 202 with the job`, Tag: model, Scope: Project, Perm: auth.PermRunWrite, Handler: a.retrain},
 	)
 	s.AddOIP(svc)
 	s.AddPrivacyIAPI(svc)
@@ -608,27 +609,6 @@ func (a *api) listPredictions(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return WriteJSON(w, http.StatusOK, map[string]any{"predictions": orEmpty(ps)})
-}
-
-func (a *api) feedback(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		Verdict   string `json:"verdict"`
-		Corrected string `json:"corrected"`
-		Comment   string `json:"comment"`
-	}
-	if err := DecodeJSON(r, &in); err != nil {
-		return err
-	}
-	id := r.PathValue("id")
-	p, err := a.Monitor.Prediction(r.Context(), id)
-	if err != nil || p.Project != r.PathValue("project") {
-		return errs.NotFoundf("prediction %q not found in project %q", id, r.PathValue("project"))
-	}
-	f, err := a.Monitor.RecordFeedback(r.Context(), id, in.Verdict, in.Corrected, in.Comment)
-	if err != nil {
-		return err
-	}
-	return WriteJSON(w, http.StatusCreated, f)
 }
 
 func pathInt(r *http.Request, name string) (int, error) {

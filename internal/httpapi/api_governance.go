@@ -27,6 +27,10 @@ func (s *Server) AddGovernanceAPI(reg *registry.Service) {
 		Route{Method: "PUT", Pattern: "/api/v1/projects/{project}/policy", Summary: "Replace the gate policy (body: YAML or JSON)", Tag: tag, Scope: Project, Perm: auth.PermProjectManage, Handler: g.putPolicy},
 		Route{Method: "GET", Pattern: "/api/v1/projects/{project}/models/{model}/promotions", Summary: "Promotion reports of a model, newest first", Tag: tag, Scope: Project, Perm: auth.PermModelRead, Handler: g.promotions},
 		Route{Method: "POST", Pattern: "/api/v1/projects/{project}/models/{model}/rollback", Summary: `Put the previous production version back (body: {"reason"})`, Tag: tag, Scope: Project, Perm: auth.PermModelPromote, Handler: g.rollback},
+		Route{Method: "POST", Pattern: "/api/v1/projects/{project}/models/{model}/import", Summary: `Register a model trained elsewhere as a new version (body: {"format": xgboost|lightgbm, "model": the model file's text, "file_name", "signature": {"inputs": [{"name", "type", "categories"}], "task", "target", "positive"}}); 201 with the version`, Tag: tag, Scope: Project, Perm: auth.PermModelWrite, Handler: g.importModel},
+		Route{Method: "GET", Pattern: "/api/v1/projects/{project}/models/{model}/canary", Summary: "The model's canary or shadow version, its share of the traffic and mode (404 when none)", Tag: tag, Scope: Project, Perm: auth.PermModelRead, Handler: g.getCanary},
+		Route{Method: "PUT", Pattern: "/api/v1/projects/{project}/models/{model}/canary", Summary: `Send a share of the unversioned traffic to a version in integration (body: {"version", "share" in (0, 0.5], "mode": canary|shadow}); replaces any canary`, Tag: tag, Scope: Project, Perm: auth.PermModelPromote, Handler: g.putCanary},
+		Route{Method: "DELETE", Pattern: "/api/v1/projects/{project}/models/{model}/canary", Summary: "End the model's canary or shadow (204, also when there was none)", Tag: tag, Scope: Project, Perm: auth.PermModelPromote, Handler: g.deleteCanary},
 		Route{Method: "GET", Pattern: "/api/v1/projects/{project}/models/{model}/cases", Summary: "The model's clinical test cases", Tag: tag, Scope: Project, Perm: auth.PermModelRead, Handler: g.getCases},
 		Route{Method: "PUT", Pattern: "/api/v1/projects/{project}/models/{model}/cases", Summary: "Replace the clinical test cases (body: YAML cases: [...])", Tag: tag, Scope: Project, Perm: auth.PermModelSignoff, Handler: g.putCases},
 		Route{Method: "GET", Pattern: ver + "/cases", Summary: "Run the clinical test cases against a version", Tag: tag, Scope: Project, Perm: auth.PermModelRead, Handler: g.runCases},
@@ -221,4 +225,75 @@ func writeRefusal(w http.ResponseWriter, r *http.Request, err error) (bool, erro
 	body.Error.Code, body.Error.Message, body.Error.RequestID = errs.Conflict, errs.MessageOf(err), audit.RequestIDFrom(r.Context())
 	body.Promotion = ref.Promotion
 	return true, WriteJSON(w, http.StatusConflict, body)
+}
+
+func (g *governance) getCanary(w http.ResponseWriter, r *http.Request) error {
+	name, err := g.model(r)
+	if err != nil {
+		return err
+	}
+	c, err := g.reg.Canary(r.Context(), name)
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusOK, c)
+}
+
+func (g *governance) putCanary(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Version int     `json:"version"`
+		Share   float64 `json:"share"`
+		Mode    string  `json:"mode"`
+	}
+	if err := DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	if in.Version < 1 {
+		return errs.Invalidf("version: want a positive integer")
+	}
+	if in.Mode == "" {
+		in.Mode = registry.ModeCanary
+	}
+	name, err := g.model(r)
+	if err != nil {
+		return err
+	}
+	c, err := g.reg.SetCanary(r.Context(), name, in.Version, in.Share, in.Mode)
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusOK, c)
+}
+
+func (g *governance) deleteCanary(w http.ResponseWriter, r *http.Request) error {
+	name, err := g.model(r)
+	if err != nil {
+		return err
+	}
+	if err := g.reg.ClearCanary(r.Context(), name); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (g *governance) importModel(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Format    string                   `json:"format"`
+		Model     string                   `json:"model"`
+		FileName  string                   `json:"file_name"`
+		Signature registry.ImportSignature `json:"signature"`
+	}
+	if err := DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	if in.Model == "" {
+		return errs.Invalidf("model: the model file's text is required")
+	}
+	v, err := g.reg.Import(r.Context(), registry.ImportOptions{Project: r.PathValue("project"), Model: r.PathValue("model"), Format: in.Format,
+		File: []byte(in.Model), FileName: in.FileName, Signature: in.Signature})
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusCreated, v)
 }

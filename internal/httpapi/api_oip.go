@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/hygie-health/hygie/internal/audit"
 	"github.com/hygie-health/hygie/internal/auth"
@@ -99,9 +100,13 @@ func (o *oip) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	default:
 		code := errs.CodeOf(err)
 		status, msg = Status(code), errs.MessageOf(err)
-		if code == errs.Internal {
+		switch code {
+		case errs.Internal:
 			o.s.log.Error("internal error", "request_id", audit.RequestIDFrom(r.Context()), "route", r.Pattern, "err", err)
 			msg = "internal error"
+		case errs.Unavailable:
+			o.s.log.Warn("database unavailable", "request_id", audit.RequestIDFrom(r.Context()), "route", r.Pattern, "err", err)
+			w.Header().Set("Retry-After", RetryAfterUnavailable)
 		}
 	}
 	_ = writeCompact(w, status, OIPError{Error: msg})
@@ -204,14 +209,38 @@ func (o *oip) infer(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	resp, err := o.Serve.Infer(r.Context(), r.PathValue("name"), n, req)
+	// A retry of the request (by a load balancer) logs nothing new.
+	ctx, err := serve.WithIdempotencyKey(r.Context(), r.Header.Get("Idempotency-Key"))
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "application/json")
+	resp, err := o.Serve.Infer(ctx, r.PathValue("name"), n, req)
+	if err != nil {
+		return err
+	}
+	w.Header()["Content-Type"] = []string{"application/json"}
 	w.WriteHeader(http.StatusOK)
-	_, err = w.Write(resp.AppendJSON(make([]byte, 0, 512)))
+	bp := respBuffers.Get().(*[]byte)
+	b := resp.AppendJSON((*bp)[:0])
+	_, err = w.Write(b)
+	if cap(b) <= 64<<10 {
+		*bp = b
+		respBuffers.Put(bp)
+	}
 	return err
+}
+
+// respBuffers hold response bodies while they are written (the writer
+// copies them).
+var respBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// isJSON reports whether a Content-Type is JSON.
+func isJSON(ct string) bool {
+	if ct == "application/json" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
 }
 
 // decodeInferRequest reads an inference request: serve.ParseRequest for
@@ -219,18 +248,22 @@ func (o *oip) infer(w http.ResponseWriter, r *http.Request) error {
 // so both accept and refuse the same bodies with the same messages.
 func decodeInferRequest(r *http.Request) (serve.Request, error) {
 	var req serve.Request
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+	if !isJSON(r.Header.Get("Content-Type")) {
 		return req, DecodeJSON(r, &req) // says what is wrong
 	}
-	var buf bytes.Buffer
-	if r.ContentLength > 0 && r.ContentLength < 1<<20 {
-		buf.Grow(int(r.ContentLength) + bytes.MinRead)
+	var b []byte
+	var err error
+	if n := r.ContentLength; n > 0 && n < 1<<20 {
+		// The server's body reader ends at Content-Length.
+		b = make([]byte, n)
+		_, err = io.ReadFull(r.Body, b)
+	} else {
+		b, err = io.ReadAll(r.Body)
 	}
-	if _, err := buf.ReadFrom(r.Body); err != nil {
+	if err != nil {
 		return req, err
 	}
-	b := buf.Bytes()
-	req, err := serve.ParseRequest(b)
+	req, err = serve.ParseRequest(b)
 	if err == nil {
 		return req, nil
 	}

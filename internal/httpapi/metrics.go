@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,10 +24,36 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return m
 }
 
-func (m *metrics) observe(method, route string, status int, d time.Duration) {
+// routeMetrics are one route's series, looked up once rather than by label
+// values at every request. They are created at the route's first request
+// (a route never requested has no series, as before).
+type routeMetrics struct {
+	m             *metrics
+	method, route string
+	once          sync.Once
+	duration      prometheus.Observer
+	mu            sync.RWMutex
+	byStatus      map[int]prometheus.Counter
+}
+
+func (m *metrics) route(method, route string) *routeMetrics {
+	return &routeMetrics{m: m, method: method, route: route, byStatus: map[int]prometheus.Counter{}}
+}
+
+func (rm *routeMetrics) observe(status int, d time.Duration) {
 	if status == 0 {
 		status = 200
 	}
-	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
-	m.duration.WithLabelValues(method, route).Observe(d.Seconds())
+	rm.once.Do(func() { rm.duration = rm.m.duration.WithLabelValues(rm.method, rm.route) })
+	rm.mu.RLock()
+	c := rm.byStatus[status]
+	rm.mu.RUnlock()
+	if c == nil {
+		c = rm.m.requests.WithLabelValues(rm.method, rm.route, strconv.Itoa(status))
+		rm.mu.Lock()
+		rm.byStatus[status] = c
+		rm.mu.Unlock()
+	}
+	c.Inc()
+	rm.duration.Observe(d.Seconds())
 }

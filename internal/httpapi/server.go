@@ -8,6 +8,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -18,7 +19,6 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"regexp"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -149,55 +149,88 @@ func (s *Server) Add(routes ...Route) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := r.Header.Get("X-Request-Id")
 	if !validRequestID(id) {
-		b := make([]byte, 8)
-		rand.Read(b)
-		id = hex.EncodeToString(b)
+		id = newRequestID()
 	}
-	w.Header().Set("X-Request-Id", id)
-	ctx := audit.WithRequestID(r.Context(), id)
-	r = r.WithContext(ctx)
-	// Unknown paths and methods: the mux answers 404/405 as JSON errors.
-	if _, pattern := s.mux.Handler(r); pattern == "" {
-		sw := &statusWriter{ResponseWriter: w}
-		s.mux.ServeHTTP(&errorRewriter{statusWriter: sw, s: s, r: r}, r)
-		return
-	}
-	s.mux.ServeHTTP(w, r)
+	// A route's middleware (wrap) takes the request over; unknown paths
+	// and methods, which the mux answers 404/405 in plain text, are
+	// rewritten as JSON errors.
+	rw := &respWriter{ResponseWriter: w, id: id, s: s, r: r}
+	rw.idHeader[0] = id
+	w.Header()["X-Request-Id"] = rw.idHeader[:]
+	s.mux.ServeHTTP(rw, r)
 }
 
-var requestIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+// validRequestID accepts 1 to 64 of [A-Za-z0-9._-].
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
-func validRequestID(id string) bool { return requestIDRE.MatchString(id) }
+// newRequestID returns 16 random hexadecimal digits.
+func newRequestID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	var h [16]byte
+	hex.Encode(h[:], b[:])
+	return string(h[:])
+}
 
-// wrap builds the middleware chain of one route.
+// wrap builds the middleware chain of one route. It keeps the per-request
+// work small (it runs for every inference): one context for the request id
+// and the principal, the log line written without building a logger, the
+// route's metrics looked up once.
 func (s *Server) wrap(rt Route) http.Handler {
+	m := s.metrics.route(rt.Method, rt.Pattern)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
-		ctx := r.Context()
-		log := s.log.With("request_id", audit.RequestIDFrom(ctx))
+		sw, ok := w.(*respWriter)
+		if !ok { // served without ServeHTTP (not through the server's mux)
+			id := audit.RequestIDFrom(r.Context())
+			if !validRequestID(id) {
+				id = newRequestID()
+			}
+			sw = &respWriter{ResponseWriter: w, id: id}
+		}
+		sw.routed = true
+		ctx := audit.WithRequestID(r.Context(), sw.id)
 		defer func() {
 			if p := recover(); p != nil {
-				log.Error("panic", "route", rt.Pattern, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				s.log.Error("panic", "request_id", sw.id, "route", rt.Pattern, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				if sw.status == 0 {
 					s.writeError(sw, r, rt, errs.E(errs.Internal, "internal error"))
 				}
 			}
 			dur := time.Since(start)
-			s.metrics.observe(rt.Method, rt.Pattern, sw.status, dur)
+			m.observe(sw.status, dur)
 			// The path may hold names (dataset, model); the pattern does not.
-			log.Info("request", "method", r.Method, "route", rt.Pattern, "status", sw.status, "duration_ms", dur.Milliseconds(), "user", audit.ActorFrom(r.Context()))
+			if s.log.Enabled(ctx, slog.LevelInfo) {
+				s.log.LogAttrs(ctx, slog.LevelInfo, "request", slog.String("request_id", sw.id), slog.String("method", r.Method),
+					slog.String("route", rt.Pattern), slog.Int("status", cmp.Or(sw.status, http.StatusOK)), slog.Int64("duration_ms", dur.Milliseconds()),
+					slog.String("user", audit.ActorFrom(r.Context())))
+			}
 		}()
+		p, err := s.authenticate(ctx, r) // reads headers only
+		if p != nil {
+			ctx = auth.WithPrincipal(ctx, p)
+		}
+		// Our own copy of the request: the server's is left alone (it
+		// checks its body's type to close the connection properly after an
+		// oversized body).
+		r = r.WithContext(ctx)
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(sw, r.Body, s.maxBody)
 		}
-		p, err := s.authenticate(r)
 		if err != nil {
 			s.writeError(sw, r, rt, err)
 			return
-		}
-		if p != nil {
-			r = r.WithContext(auth.WithPrincipal(r.Context(), p))
 		}
 		if err := s.authorize(r, rt, p); err != nil {
 			if errs.Is(err, errs.Forbidden) {
@@ -211,7 +244,7 @@ func (s *Server) wrap(rt Route) http.Handler {
 				// The response has started (a streamed export): it cannot
 				// turn into an error any more; the client sees it cut short.
 				if ctx := r.Context(); ctx.Err() == nil {
-					log.Warn("response cut short", "route", rt.Pattern, "error", errs.MessageOf(err))
+					s.log.Warn("response cut short", "request_id", sw.id, "route", rt.Pattern, "error", errs.MessageOf(err))
 				}
 				return
 			}
@@ -240,8 +273,7 @@ const SessionCookie = "hygie_session"
 
 // authenticate resolves credentials: Bearer token, HTTP Basic
 // (username + token), or the web session cookie. No credentials → nil.
-func (s *Server) authenticate(r *http.Request) (*auth.Principal, error) {
-	ctx := r.Context()
+func (s *Server) authenticate(ctx context.Context, r *http.Request) (*auth.Principal, error) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, cred, _ := strings.Cut(h, " ")
 		switch strings.ToLower(scheme) {
@@ -335,9 +367,15 @@ func Status(code errs.Code) int {
 		return http.StatusForbidden
 	case errs.RateLimited:
 		return http.StatusTooManyRequests
+	case errs.Unavailable:
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }
+
+// RetryAfterUnavailable is the Retry-After (seconds) of a 503 answered while
+// the database is unavailable.
+const RetryAfterUnavailable = "5"
 
 // ErrorBody is the JSON shape of every error.
 type ErrorBody struct {
@@ -358,8 +396,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, rt Route, er
 	}
 	code := errs.CodeOf(err)
 	status := Status(code)
-	if code == errs.Internal {
+	switch code {
+	case errs.Internal:
 		s.log.Error("internal error", "request_id", audit.RequestIDFrom(r.Context()), "route", rt.Pattern, "err", err)
+	case errs.Unavailable:
+		s.log.Warn("database unavailable", "request_id", audit.RequestIDFrom(r.Context()), "route", rt.Pattern, "err", err)
+		w.Header().Set("Retry-After", RetryAfterUnavailable)
 	}
 	if rt.Web && code == errs.Unauthenticated && r.Method == http.MethodGet {
 		http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
@@ -444,62 +486,58 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	return WriteJSON(w, status, map[string]any{"status": map[bool]string{true: "ready", false: "not ready"}[status == http.StatusOK], "checks": out})
 }
 
-// statusWriter remembers the status code written.
-type statusWriter struct {
+// respWriter remembers the status code written. Until a route's
+// middleware takes the request (routed), it turns the mux's plain-text
+// 404/405 into JSON errors (or the web UI's error page).
+type respWriter struct {
 	http.ResponseWriter
-	status int
+	status  int
+	id      string // the request id
+	routed  bool
+	s       *Server
+	r       *http.Request
+	ignored bool // the mux's own body is dropped
+	// idHeader is the X-Request-Id header's value (allocated with the rest).
+	idHeader [1]string
 }
 
-func (w *statusWriter) WriteHeader(code int) {
+func (w *respWriter) WriteHeader(code int) {
+	if !w.routed && !w.ignored && (code == http.StatusNotFound || code == http.StatusMethodNotAllowed) {
+		w.ignored = true
+		w.Header().Del("Content-Type")
+		w.Header().Del("X-Content-Type-Options")
+		msg := "no such endpoint"
+		c := errs.NotFound
+		if code == http.StatusMethodNotAllowed {
+			msg, c = "method not allowed on this endpoint", errs.Invalid
+		}
+		r := w.r.WithContext(audit.WithRequestID(w.r.Context(), w.id))
+		out := &respWriter{ResponseWriter: w.ResponseWriter, id: w.id, routed: true}
+		if w.s.ErrorPage != nil && isPagePath(r.URL.Path) {
+			w.s.ErrorPage(out, r, code, map[bool]string{true: "This page does not exist.", false: "This action is not allowed here."}[code == http.StatusNotFound])
+		} else {
+			writeErrorStatus(out, r, code, c, msg)
+		}
+		w.status = out.status
+		return
+	}
 	if w.status == 0 {
 		w.status = code
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
-func (w *statusWriter) Write(b []byte) (int, error) {
+func (w *respWriter) Write(b []byte) (int, error) {
+	if w.ignored {
+		return len(b), nil
+	}
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
 	return w.ResponseWriter.Write(b)
 }
 
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// errorRewriter turns the mux's plain-text 404/405 into JSON errors.
-type errorRewriter struct {
-	*statusWriter
-	s       *Server
-	r       *http.Request
-	ignored bool
-}
-
-func (e *errorRewriter) WriteHeader(code int) {
-	if code == http.StatusNotFound || code == http.StatusMethodNotAllowed {
-		e.ignored = true
-		e.Header().Del("Content-Type")
-		e.Header().Del("X-Content-Type-Options")
-		msg := "no such endpoint"
-		c := errs.NotFound
-		if code == http.StatusMethodNotAllowed {
-			msg, c = "method not allowed on this endpoint", errs.Invalid
-		}
-		if e.s.ErrorPage != nil && isPagePath(e.r.URL.Path) {
-			e.s.ErrorPage(e.statusWriter, e.r, code, map[bool]string{true: "This page does not exist.", false: "This action is not allowed here."}[code == http.StatusNotFound])
-			return
-		}
-		writeErrorStatus(e.statusWriter, e.r, code, c, msg)
-		return
-	}
-	e.statusWriter.WriteHeader(code)
-}
-
-func (e *errorRewriter) Write(b []byte) (int, error) {
-	if e.ignored {
-		return len(b), nil
-	}
-	return e.statusWriter.Write(b)
-}
+func (w *respWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // isPagePath reports whether a path belongs to the web UI rather than to an
 // API (which answers in JSON).

@@ -18,14 +18,19 @@
 // job, on the same machine only, it signals the process group recorded in
 // the row (host and pid). The owning process then records the job as
 // cancelled; if the owner is gone, Cancel records the end itself.
+//
+// After a restart, Reconcile takes over the jobs whose owning process died
+// (see reconcile.go): Slurm jobs are followed again, local ones failed.
 package jobs
 
 import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -215,7 +220,9 @@ func (s *Service) Submit(ctx context.Context, req Request) (Job, error) {
 	}
 	j.tokenID = &tok.ID
 	if _, err := s.db.Exec(ctx, `UPDATE jobs SET token_id = ? WHERE id = ?`, tok.ID, j.ID); err != nil {
-		s.auth.RevokeToken(bg, user, tok.ID)
+		if rerr := s.auth.RevokeToken(bg, user, tok.ID); rerr != nil {
+			slog.ErrorContext(ctx, "job not started; its API token could not be revoked and stays valid until it expires", "job", j.ID, "token", tok.ID, "err", rerr)
+		}
 		return fail("cannot record the job's token: "+err.Error(), nil)
 	}
 	trackingURI := s.baseURL
@@ -234,17 +241,14 @@ func (s *Service) Submit(ctx context.Context, req Request) (Job, error) {
 			"HYGIE_JOB_ID="+strconv.FormatInt(j.ID, 10)),
 		Stdout: files.stdout, Stderr: files.stderr,
 		OnSubmit: func(externalID string) {
-			s.db.Exec(bg, `UPDATE jobs SET external_id = ? WHERE id = ?`, externalID, j.ID)
+			if _, err := s.db.Exec(bg, `UPDATE jobs SET external_id = ? WHERE id = ?`, externalID, j.ID); err != nil {
+				slog.ErrorContext(bg, "job's executor id not recorded: a cancel from another process cannot reach it", "job", j.ID, "external_id", externalID, "err", err)
+			}
 		},
 		OnStart: func(pid int) {
-			now := s.now().UTC()
-			res, err := s.db.Exec(bg, `UPDATE jobs SET state = ?, started_at = ?, host = ?, pid = ? WHERE id = ? AND state = ? AND NOT cancel_requested`,
-				Running, now, s.host, pid, j.ID, Queued)
-			if err == nil {
-				if n, _ := res.RowsAffected(); n == 0 {
-					// Cancelled (by another process) while queued.
-					s.exec.Cancel(j.ID)
-				}
+			if started, err := s.markStarted(bg, j.ID, pid); err == nil && !started {
+				// Cancelled (by another process) while queued.
+				s.exec.Cancel(j.ID)
 			}
 		},
 	}
@@ -257,18 +261,34 @@ func (s *Service) Submit(ctx context.Context, req Request) (Job, error) {
 	if err := s.exec.Submit(ctx, spec); err != nil {
 		return fail("cannot submit the job: "+err.Error(), files)
 	}
-	go func() {
-		res, err := s.exec.Wait(j.ID)
-		if err != nil {
-			res = Result{State: Failed, Message: err.Error()}
-		}
-		if res.State == Failed && res.ExitCode == nil && res.Message != "" {
-			fmt.Fprintln(files.stderr, res.Message)
-		}
-		s.finalize(bg, &j, res, files)
-		s.closeDone(j.ID, done)
-	}()
+	go s.follow(bg, &j, files, done)
 	return s.get(bg, j.ID)
+}
+
+// markStarted records that a queued job runs (with its pid, 0 on another
+// machine); it reports false when the job was not queued any more or was
+// asked to cancel.
+func (s *Service) markStarted(ctx context.Context, id int64, pid int) (bool, error) {
+	res, err := s.db.Exec(ctx, `UPDATE jobs SET state = ?, started_at = ?, host = ?, pid = ? WHERE id = ? AND state = ? AND NOT cancel_requested`,
+		Running, s.now().UTC(), s.host, pid, id, Queued)
+	if err != nil {
+		return false, err
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
+}
+
+// follow waits for the executor to end job j, then records the end.
+func (s *Service) follow(ctx context.Context, j *Job, files *logFiles, done chan struct{}) {
+	res, err := s.exec.Wait(j.ID)
+	if err != nil {
+		res = Result{State: Failed, Message: err.Error()}
+	}
+	if res.State == Failed && res.ExitCode == nil && res.Message != "" {
+		fmt.Fprintln(files.stderr, res.Message)
+	}
+	s.finalize(ctx, j, res, files)
+	s.closeDone(j.ID, done)
 }
 
 func (s *Service) closeDone(id int64, done chan struct{}) {
@@ -278,8 +298,15 @@ func (s *Service) closeDone(id int64, done chan struct{}) {
 	s.mu.Unlock()
 }
 
+// logFiles are a job's output while it runs, in a directory of its own
+// under the service's log directory. The process that follows the job holds
+// an exclusive lock (flock) on the directory's owner.lock file, released
+// when it ends or dies: Reconcile tells by it an orphaned job from one that
+// another live process follows. (Go opens files close-on-exec: the job's
+// processes do not inherit the lock.)
 type logFiles struct {
 	dir            string
+	lock           *os.File
 	stdout, stderr *os.File
 }
 
@@ -292,7 +319,10 @@ func (s *Service) openLogs(id int64) (*logFiles, error) {
 		return nil, err
 	}
 	f := &logFiles{dir: dir}
-	if f.stdout, err = os.OpenFile(filepath.Join(dir, "stdout.txt"), os.O_CREATE|os.O_RDWR|os.O_TRUNC, 0o600); err == nil {
+	if f.lock, err = lockDir(dir); err == nil {
+		f.stdout, err = os.OpenFile(filepath.Join(dir, "stdout.txt"), os.O_CREATE|os.O_RDWR|os.O_TRUNC, 0o600)
+	}
+	if err == nil {
 		f.stderr, err = os.OpenFile(filepath.Join(dir, "stderr.txt"), os.O_CREATE|os.O_RDWR|os.O_TRUNC, 0o600)
 	}
 	if err != nil {
@@ -302,14 +332,44 @@ func (s *Service) openLogs(id int64) (*logFiles, error) {
 	return f, nil
 }
 
-func (f *logFiles) remove() {
-	if f.stdout != nil {
-		f.stdout.Close()
+// errLocked is lockDir's answer when another process holds the lock.
+var errLocked = errors.New("job followed by another process")
+
+// lockDir takes the exclusive lock on dir/owner.lock without waiting.
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "owner.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
 	}
-	if f.stderr != nil {
-		f.stderr.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, errLocked
+		}
+		return nil, err
+	}
+	return f, nil
+}
+
+func (f *logFiles) close() {
+	for _, c := range []*os.File{f.stdout, f.stderr, f.lock} {
+		if c != nil {
+			c.Close()
+		}
+	}
+}
+
+// remove deletes the files, then releases the lock.
+func (f *logFiles) remove() {
+	for _, c := range []*os.File{f.stdout, f.stderr} {
+		if c != nil {
+			c.Close()
+		}
 	}
 	os.RemoveAll(f.dir)
+	if f.lock != nil {
+		f.lock.Close()
+	}
 }
 
 // finalize records a job's end: output artifacts, job row, run status,
@@ -318,6 +378,9 @@ func (f *logFiles) remove() {
 func (s *Service) finalize(ctx context.Context, j *Job, res Result, files *logFiles) {
 	var problems []string
 	if files != nil {
+		// Removed (and unlocked) once the end is recorded: until then the
+		// lock tells Reconcile in another process that the job is followed.
+		defer files.remove()
 		if j.RunID != nil {
 			for _, f := range []*os.File{files.stdout, files.stderr} {
 				if _, err := f.Seek(0, io.SeekStart); err != nil {
@@ -329,13 +392,15 @@ func (s *Service) finalize(ctx context.Context, j *Job, res Result, files *logFi
 				}
 			}
 		}
-		files.remove()
 	}
 	var (
 		cancelReq bool
 		ended     sql.NullTime
 	)
-	s.db.QueryRow(ctx, `SELECT cancel_requested, ended_at FROM jobs WHERE id = ?`, j.ID).Scan(&cancelReq, &ended)
+	if err := s.db.QueryRow(ctx, `SELECT cancel_requested, ended_at FROM jobs WHERE id = ?`, j.ID).Scan(&cancelReq, &ended); err != nil {
+		// Record the end as the executor saw it: better than no end.
+		slog.ErrorContext(ctx, "job end: cannot read whether it was cancelled", "job", j.ID, "err", err)
+	}
 	if ended.Valid {
 		return // recorded by a cancel from another process
 	}
@@ -367,8 +432,11 @@ func (s *Service) finalize(ctx context.Context, j *Job, res Result, files *logFi
 		res.State, res.ExitCode, msg, s.now().UTC(), j.ID); err != nil {
 		return
 	}
-	s.audit.Append(ctx, audit.Event{Action: "job.end", Project: j.Project, Target: fmt.Sprintf("job:%d", j.ID), Outcome: audit.Success,
-		Detail: audit.MarshalDetail(map[string]any{"state": res.State})})
+	if err := s.audit.Append(ctx, audit.Event{Action: "job.end", Project: j.Project, Target: fmt.Sprintf("job:%d", j.ID), Outcome: audit.Success,
+		Detail: audit.MarshalDetail(map[string]any{"state": res.State})}); err != nil {
+		// The job has ended: no caller is left to return this to.
+		slog.ErrorContext(ctx, "job end recorded, its audit event not", "job", j.ID, "err", err)
+	}
 }
 
 // Wait blocks until a job submitted by this service ends, then returns it.
@@ -482,7 +550,9 @@ func (s *Service) Cancel(ctx context.Context, id int64, grace time.Duration) (Jo
 	if _, err := s.db.Exec(ctx, `UPDATE jobs SET cancel_requested = ? WHERE id = ?`, true, id); err != nil {
 		return Job{}, err
 	}
-	s.audit.Append(ctx, audit.Event{Action: "job.cancel", Project: j.Project, Target: fmt.Sprintf("job:%d", id), Outcome: audit.Success})
+	if err := s.audit.Append(ctx, audit.Event{Action: "job.cancel", Project: j.Project, Target: fmt.Sprintf("job:%d", id), Outcome: audit.Success}); err != nil {
+		return Job{}, err
+	}
 	s.mu.Lock()
 	_, mine := s.done[id]
 	s.mu.Unlock()

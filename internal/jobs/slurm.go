@@ -72,6 +72,9 @@ type slurmJob struct {
 	state   string // hygie state
 	done    chan struct{}
 	res     Result
+	// outOff and errOff are how much of the output files the job's writers
+	// already have (non-zero when re-attached after a restart).
+	outOff, errOff int64
 }
 
 // Name implements Executor.
@@ -389,7 +392,7 @@ func (s *Slurm) watch(spec Spec, j *slurmJob) {
 		stderr = io.Discard
 	}
 	outPath, errPath := filepath.Join(j.dir, "stdout.txt"), filepath.Join(j.dir, "stderr.txt")
-	var outOff, errOff int64
+	outOff, errOff := j.outOff, j.errOff
 	started := false
 	start := func() {
 		if !started {
@@ -449,6 +452,37 @@ func (s *Slurm) watch(spec Spec, j *slurmJob) {
 	j.res, j.state = res, res.State
 	s.mu.Unlock()
 	close(j.done)
+}
+
+// Attach follows Slurm job slurmID again, as Submit does, after the
+// process that submitted it is gone (hygie server restarted): its state
+// from squeue, scontrol or sacct, its output from the job's directory in
+// the spool (if still there) from the given offsets, which are how much of
+// stdout and stderr spec's writers already received. spec.OnStart is called
+// once the job is seen running; Wait then returns how it ended.
+func (s *Slurm) Attach(spec Spec, slurmID string, outOff, errOff int64) error {
+	if _, err := strconv.ParseUint(slurmID, 10, 64); err != nil {
+		return fmt.Errorf("Slurm job id %q: not a number", slurmID)
+	}
+	s.mu.Lock()
+	if s.jobs == nil {
+		s.jobs = map[int64]*slurmJob{}
+	}
+	if _, dup := s.jobs[spec.JobID]; dup {
+		s.mu.Unlock()
+		return fmt.Errorf("job %d already followed", spec.JobID)
+	}
+	// The directory Submit made (job-ID-random); without it (removed by
+	// hand, or another spool directory) the output is lost, not the state.
+	dir := filepath.Join(s.SpoolDir, fmt.Sprintf("job-%d-gone", spec.JobID))
+	if dirs, _ := filepath.Glob(filepath.Join(s.SpoolDir, fmt.Sprintf("job-%d-*", spec.JobID))); len(dirs) > 0 {
+		dir = dirs[len(dirs)-1]
+	}
+	j := &slurmJob{slurmID: slurmID, dir: dir, state: Queued, done: make(chan struct{}), outOff: outOff, errOff: errOff}
+	s.jobs[spec.JobID] = j
+	s.mu.Unlock()
+	go s.watch(spec, j)
+	return nil
 }
 
 // Wait implements Executor.

@@ -1,8 +1,17 @@
 package mlflowapi
 
 import (
+	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	_ "github.com/hygie-health/hygie/internal/db" // registers the unavailable classifier
+	"github.com/hygie-health/hygie/internal/errs"
 )
 
 func TestParseFilter(t *testing.T) {
@@ -24,5 +33,22 @@ func TestParseFilter(t *testing.T) {
 		if _, err := ParseFilter(in); err == nil {
 			t.Errorf("ParseFilter(%q) accepted", in)
 		}
+	}
+}
+
+// TestToErrorUnavailable checks that a database that cannot be reached is
+// MLflow's TEMPORARILY_UNAVAILABLE (503, with Retry-After), not a 500.
+func TestToErrorUnavailable(t *testing.T) {
+	cause := errs.Wrap(&pgconn.ConnectError{}, errs.Internal, "searching runs")
+	if e := toError(cause); e.status != http.StatusServiceUnavailable || e.Code != "TEMPORARILY_UNAVAILABLE" || e.Message != errs.UnavailableMessage {
+		t.Errorf("toError = %+v", e)
+	}
+	rec := httptest.NewRecorder()
+	writeError(rec, cause)
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" || !strings.Contains(rec.Body.String(), `"TEMPORARILY_UNAVAILABLE"`) {
+		t.Errorf("writeError: %d %v %s", rec.Code, rec.Header(), rec.Body)
+	}
+	if e := toError(errors.New("boom")); e.status != http.StatusInternalServerError {
+		t.Errorf("a plain error = %+v", e)
 	}
 }

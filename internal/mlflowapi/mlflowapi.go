@@ -137,6 +137,8 @@ func toError(err error) *Error {
 		return &Error{"UNAUTHENTICATED", msg, http.StatusUnauthorized}
 	case errs.RateLimited:
 		return &Error{"REQUEST_LIMIT_EXCEEDED", msg, http.StatusTooManyRequests}
+	case errs.Unavailable:
+		return &Error{"TEMPORARILY_UNAVAILABLE", msg, http.StatusServiceUnavailable}
 	}
 	return &Error{"INTERNAL_ERROR", "internal error", http.StatusInternalServerError}
 }
@@ -166,6 +168,9 @@ func handle(h func(r *http.Request) (any, error)) httpapi.HandlerFunc {
 
 func writeError(w http.ResponseWriter, err error) {
 	e := toError(err)
+	if e.status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", httpapi.RetryAfterUnavailable)
+	}
 	_ = writeJSON(w, e.status, e)
 }
 

@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -230,7 +231,9 @@ func (s *Service) checkVersion(ctx context.Context, v registry.Version, o CheckO
 		pd := DriftColumn(Column{Name: PredictionColumn, Num: ref.scores}, Column{Name: PredictionColumn, Num: cur.scores}, Options{})
 		rep.PredictionDrift = &pd
 		if ref.model.Task == model.Binary {
-			if e, err := EstimateCBPE(present2(cur.scores), ref.info.Threshold); err == nil {
+			scores := present2(cur.scores)
+			if e, err := EstimateCBPE(scores, ref.info.Threshold); err == nil {
+				CBPEIntervals(&e, scores, 0.95, 0)
 				rep.CBPE = &e
 			} else {
 				rep.Notes = append(rep.Notes, "CBPE: "+err.Error())
@@ -336,6 +339,11 @@ type AlertRule struct {
 	SecretEnv string    `json:"secret_env,omitempty"` // environment variable with the HMAC key
 	CreatedBy string    `json:"created_by"`
 	CreatedAt time.Time `json:"created_at"`
+	// Firing tells whether the condition held at the last check that had
+	// the metric, since FiringSince: the rule alerted then, and will not
+	// again until it has cleared (a "resolved" alert).
+	Firing      bool       `json:"firing"`
+	FiringSince *time.Time `json:"firing_since,omitempty"`
 }
 
 func (r AlertRule) String() string {
@@ -407,12 +415,18 @@ func (s *Service) CreateRule(ctx context.Context, project string, r AlertRule) (
 	return r, err
 }
 
-const ruleCols = `r.id, p.name, r.model, r.metric, r.op, r.threshold, r.time_window, r.webhook_url, r.secret_env, r.created_by, r.created_at`
+const ruleCols = `r.id, p.name, r.model, r.metric, r.op, r.threshold, r.time_window, r.webhook_url, r.secret_env, r.created_by, r.created_at, r.firing, r.firing_since`
 
 func scanRule(sc db.Scanner) (AlertRule, error) {
 	var r AlertRule
-	err := sc.Scan(&r.ID, &r.Project, &r.Model, &r.Metric, &r.Op, &r.Threshold, &r.Window, &r.Webhook, &r.SecretEnv, &r.CreatedBy, &r.CreatedAt)
-	r.CreatedAt = r.CreatedAt.UTC()
+	var firing int
+	var since sql.NullTime
+	err := sc.Scan(&r.ID, &r.Project, &r.Model, &r.Metric, &r.Op, &r.Threshold, &r.Window, &r.Webhook, &r.SecretEnv, &r.CreatedBy, &r.CreatedAt, &firing, &since)
+	r.CreatedAt, r.Firing = r.CreatedAt.UTC(), firing != 0
+	if since.Valid {
+		t := since.Time.UTC()
+		r.FiringSince = &t
+	}
 	return r, err
 }
 
@@ -439,12 +453,20 @@ func (s *Service) DeleteRule(ctx context.Context, project, modelName string, id 
 	})
 }
 
-// Alert is an alert a rule raised on a check.
+// Alert kinds: a rule's condition started to hold, or cleared.
+const (
+	AlertFiring   = "firing"
+	AlertResolved = "resolved"
+)
+
+// Alert is an alert a rule raised on a check: when its condition started
+// to hold (kind firing), or when it cleared (kind resolved).
 type Alert struct {
 	ID      int64     `json:"id"`
 	RuleID  int64     `json:"rule_id"`
 	CheckID int64     `json:"check_id"`
 	Metric  string    `json:"metric"`
+	Kind    string    `json:"kind"`
 	At      time.Time `json:"at"`
 	Value   float64   `json:"value"`
 	Message string    `json:"message"`
@@ -457,17 +479,17 @@ func (s *Service) Alerts(ctx context.Context, project, modelName string, limit i
 	}
 	return db.All(ctx, s.db, func(sc db.Scanner) (Alert, error) {
 		var a Alert
-		err := sc.Scan(&a.ID, &a.RuleID, &a.CheckID, &a.Metric, &a.At, &a.Value, &a.Message)
+		err := sc.Scan(&a.ID, &a.RuleID, &a.CheckID, &a.Metric, &a.Kind, &a.At, &a.Value, &a.Message)
 		a.At = a.At.UTC()
 		return a, err
-	}, `SELECT a.id, a.rule_id, a.check_id, r.metric, a.at, a.value, a.message FROM alerts a JOIN alert_rules r ON r.id = a.rule_id JOIN projects p ON p.id = r.project_id
+	}, `SELECT a.id, a.rule_id, a.check_id, r.metric, a.kind, a.at, a.value, a.message FROM alerts a JOIN alert_rules r ON r.id = a.rule_id JOIN projects p ON p.id = r.project_id
 		WHERE p.name = ? AND r.model = ? ORDER BY a.at DESC, a.id DESC`+fmt.Sprintf(` LIMIT %d`, limit), project, modelName)
 }
 
 // AlertNotification is the JSON body POSTed to a rule's webhook. It names
 // the model, the metric and its value, never patient data.
 type AlertNotification struct {
-	Event     string    `json:"event"` // monitoring.alert
+	Event     string    `json:"event"` // monitoring.alert, or monitoring.resolved when the condition cleared
 	Project   string    `json:"project"`
 	Model     string    `json:"model"`
 	Version   int       `json:"version"`
@@ -482,23 +504,60 @@ type AlertNotification struct {
 	Message   string    `json:"message"`
 }
 
-// evaluate records an alert if the rule fires on rep, and calls its webhook.
+// evaluate updates the rule's state with rep: when its condition starts
+// to hold it records a firing alert and calls the webhook (event
+// monitoring.alert); while it keeps holding, nothing more; when it clears,
+// a resolved alert and a call (event monitoring.resolved). A check without
+// the metric leaves the state as it is. The state changes with a
+// compare-and-set, so concurrent checks alert once.
 func (s *Service) evaluate(ctx context.Context, r AlertRule, rep *CheckReport) (Alert, bool, error) {
 	v, ok := rep.Value(r.Metric)
-	if !ok || !r.fires(v) {
+	if !ok {
 		return Alert{}, false, nil
 	}
-	a := Alert{RuleID: r.ID, CheckID: rep.ID, Metric: r.Metric, At: rep.At, Value: v,
+	fires := r.fires(v)
+	if fires == r.Firing {
+		return Alert{}, false, nil
+	}
+	a := Alert{RuleID: r.ID, CheckID: rep.ID, Metric: r.Metric, Kind: AlertFiring, At: rep.At, Value: v,
 		Message: fmt.Sprintf("%s v%d: %s = %s %s %g over %s", rep.Model, rep.Version, r.Metric, strconv.FormatFloat(v, 'g', 4, 64), r.Op, r.Threshold, r.Window)}
-	if err := s.db.QueryRow(ctx, `INSERT INTO alerts (rule_id, check_id, at, value, message) VALUES (?, ?, ?, ?, ?) RETURNING id`,
-		a.RuleID, a.CheckID, a.At, a.Value, a.Message).Scan(&a.ID); err != nil {
+	event := "monitoring.alert"
+	if !fires {
+		a.Kind, event = AlertResolved, "monitoring.resolved"
+		a.Message = fmt.Sprintf("resolved: %s v%d: %s = %s, no longer %s %g over %s", rep.Model, rep.Version, r.Metric, strconv.FormatFloat(v, 'g', 4, 64), r.Op, r.Threshold, r.Window)
+	}
+	changed := false
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		var since any
+		if fires {
+			since = rep.At
+		}
+		res, err := tx.Exec(ctx, `UPDATE alert_rules SET firing = ?, firing_since = ? WHERE id = ? AND firing = ?`, boolInt(fires), since, r.ID, boolInt(r.Firing))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil // another check changed the state meanwhile
+		}
+		changed = true
+		return tx.QueryRow(ctx, `INSERT INTO alerts (rule_id, check_id, kind, at, value, message) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+			a.RuleID, a.CheckID, a.Kind, a.At, a.Value, a.Message).Scan(&a.ID)
+	})
+	if err != nil || !changed {
 		return a, false, err
 	}
 	if r.Webhook != "" {
-		s.post(ctx, r, AlertNotification{Event: "monitoring.alert", Project: rep.Project, Model: rep.Model, Version: rep.Version, RuleID: r.ID, CheckID: rep.ID,
+		s.post(ctx, r, AlertNotification{Event: event, Project: rep.Project, Model: rep.Model, Version: rep.Version, RuleID: r.ID, CheckID: rep.ID,
 			Metric: r.Metric, Op: r.Op, Threshold: r.Threshold, Value: v, Window: r.Window, At: rep.At, Message: a.Message})
 	}
 	return a, true, nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // post sends an alert to the rule's webhook in the background (see

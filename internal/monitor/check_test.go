@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -355,8 +356,8 @@ func TestAlertRules(t *testing.T) {
 			t.Fatalf("alerts = %+v, %v", alerts, err)
 		}
 		mu.Lock()
-		defer mu.Unlock()
 		if len(bodies) != 1 {
+			mu.Unlock()
 			t.Fatalf("%d webhook calls, want 1", len(bodies))
 		}
 		mac := hmac.New(sha256.New, []byte("s3cret"))
@@ -371,7 +372,70 @@ func TestAlertRules(t *testing.T) {
 		if strings.Contains(string(bodies[0]), "lactate") {
 			t.Errorf("the notification names data: %s", bodies[0])
 		}
-		if rules, _ := e.mon.Rules(e.sam, "icu", "sepsis-risk"); len(rules) != 2 {
+		mu.Unlock()
+
+		// De-duplication: a rule alerts once when its condition starts to
+		// hold, stays silent while it holds, and resolves when it clears.
+		volume, err := e.mon.CreateRule(e.sam, "icu", monitor.AlertRule{Model: "sepsis-risk", Metric: "predictions", Op: "<", Threshold: 150, Webhook: hook.URL})
+		if err != nil {
+			t.Fatal(err)
+		}
+		kinds := func() (out []string) {
+			as, err := e.mon.Alerts(e.sam, "icu", "sepsis-risk", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := len(as) - 1; i >= 0; i-- {
+				out = append(out, fmt.Sprintf("%d:%s", as[i].RuleID, as[i].Kind))
+			}
+			return out
+		}
+		events := func() (out []string) {
+			e.mon.WaitWebhooks()
+			mu.Lock()
+			defer mu.Unlock()
+			for _, b := range bodies {
+				var n monitor.AlertNotification
+				json.Unmarshal(b, &n)
+				out = append(out, fmt.Sprintf("%d:%s", n.RuleID, n.Event))
+			}
+			return out
+		}
+		step := func(name string, wantKinds, wantEvents []string) {
+			t.Helper()
+			if _, err := e.mon.RunChecks(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if got := kinds(); fmt.Sprint(got) != fmt.Sprint(wantKinds) {
+				t.Errorf("%s: alerts %v, want %v", name, got, wantKinds)
+			}
+			if got := events(); fmt.Sprint(got) != fmt.Sprint(wantEvents) {
+				t.Errorf("%s: webhook calls %v, want %v", name, got, wantEvents)
+			}
+		}
+		d1, v1 := fmt.Sprintf("%d:firing", drift.ID), fmt.Sprintf("%d:firing", volume.ID)
+		e1, w1 := fmt.Sprintf("%d:monitoring.alert", drift.ID), fmt.Sprintf("%d:monitoring.alert", volume.ID)
+		step("condition starts to hold", []string{d1, v1}, []string{e1, w1})
+		step("condition still holds", []string{d1, v1}, []string{e1, w1})
+		if rules, _ := e.mon.Rules(e.sam, "icu", "sepsis-risk"); len(rules) != 3 || !rules[2].Firing || rules[2].FiringSince == nil || rules[1].Firing {
+			t.Errorf("rule states %+v", rules)
+		}
+		e.logPredictions(t, 100, 0, 0) // 200 predictions: the volume rule clears
+		reps, err = e.mon.RunChecks(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		as, _ := e.mon.Alerts(e.sam, "icu", "sepsis-risk", 1)
+		if len(as) != 1 || as[0].RuleID != volume.ID || as[0].Kind != monitor.AlertResolved || as[0].Value != 200 || !strings.HasPrefix(as[0].Message, "resolved") {
+			t.Errorf("latest alert %+v, want the volume rule resolved at 200", as)
+		}
+		if ev := events(); !slices.Contains(ev, fmt.Sprintf("%d:monitoring.resolved", volume.ID)) || len(ev) > 4 {
+			t.Errorf("webhook calls %v: want the volume rule's resolution", ev)
+		}
+		if rules, _ := e.mon.Rules(e.sam, "icu", "sepsis-risk"); rules[2].Firing || rules[2].FiringSince != nil {
+			t.Errorf("volume rule still firing: %+v", rules[2])
+		}
+		if rules, _ := e.mon.Rules(e.sam, "icu", "sepsis-risk"); len(rules) != 3 {
 			t.Errorf("rules = %+v", rules)
 		}
 		if err := e.mon.DeleteRule(e.cleo, "icu", "sepsis-risk", drift.ID); !errs.Is(err, errs.Forbidden) {
@@ -444,4 +508,95 @@ func FuzzParseWindow(f *testing.F) {
 			t.Fatalf("%q → %v → %q → %v, %v", s, d, monitor.FormatWindow(d), back, err)
 		}
 	})
+}
+
+// TestCBPEIntervals: with calibrated probabilities, the realised metrics
+// of the patients fall in the CBPE intervals about as often as their
+// level says; the intervals narrow with more predictions and are the same
+// for the same window.
+func TestCBPEIntervals(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	probs := func(n int) []float64 {
+		p := make([]float64, n)
+		for i := range p {
+			p[i] = 1 / (1 + math.Exp(-(r.NormFloat64()*1.5 - 0.5)))
+		}
+		return p
+	}
+	const reps, n = 120, 200
+	inside := map[string]int{}
+	for range reps {
+		p := probs(n)
+		c, err := monitor.EstimateCBPE(p, 0.5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		monitor.CBPEIntervals(&c, p, 0.95, 0)
+		y := make([]int, n)
+		for i, q := range p {
+			if r.Float64() < q {
+				y[i] = 1
+			}
+		}
+		perf, err := monitor.MeasurePerformance(y, p, monitor.PerfOptions{Resamples: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range []string{"accuracy", "sensitivity", "specificity", "roc_auc"} {
+			iv, ok := c.Intervals[m]
+			if !ok {
+				t.Fatalf("no interval for %s", m)
+			}
+			if !(iv.Lower <= c.Metrics[m] && c.Metrics[m] <= iv.Upper) {
+				t.Fatalf("%s: estimate %v outside [%v, %v]", m, c.Metrics[m], iv.Lower, iv.Upper)
+			}
+			if v := perf.Metrics[m].Estimate; iv.Lower <= v && v <= iv.Upper {
+				inside[m]++
+			}
+		}
+	}
+	for m, k := range inside {
+		cover := float64(k) / reps
+		t.Logf("%s: realised value inside the CBPE 95%% interval in %.1f%% of %d windows", m, 100*cover, reps)
+		if cover < 0.88 || cover > 0.995 {
+			t.Errorf("%s: realised value inside the 95%% interval %.0f%% of the time", m, 100*cover)
+		}
+	}
+	small, large := probs(200), probs(5000)
+	cs, _ := monitor.EstimateCBPE(small, 0.5)
+	cl, _ := monitor.EstimateCBPE(large, 0.5)
+	monitor.CBPEIntervals(&cs, small, 0.95, 3)
+	monitor.CBPEIntervals(&cl, large, 0.95, 3)
+	if ws, wl := cs.Intervals["accuracy"].Upper-cs.Intervals["accuracy"].Lower, cl.Intervals["accuracy"].Upper-cl.Intervals["accuracy"].Lower; !(wl < ws/3) {
+		t.Errorf("accuracy interval width %v with 5000 predictions, %v with 200", wl, ws)
+	}
+	// Beyond CBPEMaxRows the draws use a sample and the half-widths
+	// shrink as 1/√n: 4× the rows, half the width.
+	big := probs(4 * monitor.CBPEMaxRows)
+	cb, _ := monitor.EstimateCBPE(big, 0.5)
+	sample, _ := monitor.EstimateCBPE(big[:monitor.CBPEMaxRows], 0.5)
+	monitor.CBPEIntervals(&cb, big, 0.95, 3)
+	monitor.CBPEIntervals(&sample, big[:monitor.CBPEMaxRows], 0.95, 3)
+	for _, m := range []string{"accuracy", "sensitivity", "roc_auc"} {
+		ib, is := cb.Intervals[m], sample.Intervals[m]
+		if ratio := float64(ib.Upper-ib.Lower) / float64(is.Upper-is.Lower); ratio < 0.4 || ratio > 0.6 || !(ib.Lower < cb.Metrics[m] && cb.Metrics[m] < ib.Upper) {
+			t.Errorf("%s over %d predictions: %+v (width ratio %.2f to %d predictions, want 0.5)", m, len(big), ib, ratio, monitor.CBPEMaxRows)
+		}
+	}
+	again, _ := monitor.EstimateCBPE(small, 0.5)
+	monitor.CBPEIntervals(&again, small, 0.95, 3)
+	if fmt.Sprint(again.Intervals) != fmt.Sprint(cs.Intervals) {
+		t.Error("the same window gave other intervals")
+	}
+	// No positive drawn is possible with tiny probabilities: the
+	// sensitivity then has too few defined draws for an interval.
+	tiny := []float64{0.001, 0.002, 0.001}
+	ct, _ := monitor.EstimateCBPE(tiny, 0.5)
+	monitor.CBPEIntervals(&ct, tiny, 0.95, 0)
+	if _, ok := ct.Intervals["sensitivity"]; ok {
+		t.Errorf("sensitivity interval %+v on 3 near-certain negatives", ct.Intervals["sensitivity"])
+	}
+	if iv := ct.Intervals["accuracy"]; iv.Lower < 0.6 || iv.Upper != 1 {
+		t.Errorf("accuracy interval %+v", iv)
+	}
 }

@@ -9,8 +9,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hygie-health/hygie/internal/annotate"
 	"github.com/hygie-health/hygie/internal/dataset"
 	"github.com/hygie-health/hygie/internal/errs"
+	"github.com/hygie-health/hygie/internal/jobs"
 	"github.com/hygie-health/hygie/internal/model"
 	"github.com/hygie-health/hygie/internal/registry"
 	"github.com/hygie-health/hygie/internal/track"
@@ -20,11 +22,15 @@ import (
 // Sources are the services a check reads: the registry (versions in
 // production), the training runs (the model artifact, the dataset version
 // and threshold a version was trained with) and the datasets (the
-// reference data).
+// reference data). Retraining (Retrain) also uses Annotate (the feedback
+// tasks' gold; one on the monitoring database when nil) and Train (submits
+// a training job, as train.Submit).
 type Sources struct {
 	Registry *registry.Service
 	Runs     *track.Service
 	Datasets *dataset.Service
+	Annotate *annotate.Service
+	Train    func(ctx context.Context, spec train.Spec, experiment string) (jobs.Job, train.Spec, error)
 }
 
 // RefInfo describes a check's reference.

@@ -47,17 +47,23 @@ func (s *Service) SetCanary(ctx context.Context, model string, version int, shar
 	if err != nil {
 		return Canary{}, err
 	}
-	if err := auth.Require(ctx, v.Project, auth.PermModelPromote); err != nil {
+	// A refusal changes nothing and is audited, as a refused promotion.
+	refuse := func(err error) (Canary, error) {
+		s.audit.AppendRefusal(ctx, audit.Event{Action: "model.canary.set", Project: v.Project, Target: fmt.Sprintf("model:%s/%d", model, version), Outcome: audit.Denied,
+			Detail: audit.MarshalDetail(map[string]any{"share": share, "mode": mode, "reason": errs.MessageOf(err)})})
 		return Canary{}, err
 	}
+	if err := auth.Require(ctx, v.Project, auth.PermModelPromote); err != nil {
+		return refuse(err)
+	}
 	if mode != ModeCanary && mode != ModeShadow {
-		return Canary{}, errs.Invalidf("canary mode %q: want canary or shadow", mode)
+		return refuse(errs.Invalidf("canary mode %q: want canary or shadow", mode))
 	}
 	if math.IsNaN(share) || share <= 0 || share > MaxCanaryShare {
-		return Canary{}, errs.Invalidf("canary share %g: want more than 0 and at most %g", share, MaxCanaryShare)
+		return refuse(errs.Invalidf("canary share %g: want more than 0 and at most %g", share, MaxCanaryShare))
 	}
 	if v.Environment != "integration" {
-		return Canary{}, errs.Conflictf("model %s version %d is in %s: a canary must be in integration", model, version, v.Environment)
+		return refuse(errs.Conflictf("model %s version %d is in %s: a canary must be in integration", model, version, v.Environment))
 	}
 	c := Canary{Model: model, Version: v, Share: share, Mode: mode, SetBy: audit.ActorFrom(ctx), SetAt: s.now().UTC()}
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {
@@ -82,6 +88,8 @@ func (s *Service) ClearCanary(ctx context.Context, model string) error {
 		return err
 	}
 	if err := auth.Require(ctx, project, auth.PermModelPromote); err != nil {
+		s.audit.AppendRefusal(ctx, audit.Event{Action: "model.canary.clear", Project: project, Target: "model:" + model, Outcome: audit.Denied,
+			Detail: audit.MarshalDetail(map[string]any{"reason": errs.MessageOf(err)})})
 		return err
 	}
 	return s.db.InTx(ctx, func(tx *db.Tx) error {

@@ -74,9 +74,11 @@ func TestCanary(t *testing.T) {
 		}
 		actions := map[string]int{}
 		for _, x := range ev {
-			actions[x.Action]++
+			actions[x.Action+" "+x.Outcome]++
 		}
-		if actions["model.canary.set"] != 2 || actions["model.canary.clear"] != 1 {
+		// Two changes and one clear; the seven refusals on a known version
+		// and the viewer's clear audited as denied.
+		if actions["model.canary.set success"] != 2 || actions["model.canary.clear success"] != 1 || actions["model.canary.set denied"] != 7 || actions["model.canary.clear denied"] != 1 {
 			t.Fatalf("audited canary changes: %v", actions)
 		}
 	})

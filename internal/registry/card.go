@@ -77,7 +77,9 @@ func (s *Service) Card(ctx context.Context, model string, version int) (*Card, e
 	}
 	c := &Card{Model: model, Version: version, Project: v.Project, Environment: v.Environment, CreatedBy: v.CreatedBy, CreatedAt: v.CreatedAt,
 		Inputs: v.Signature.Inputs, RunID: v.RunID}
-	s.db.QueryRow(ctx, `SELECT description FROM models WHERE name = ?`, model).Scan(&c.Description)
+	if err := s.db.QueryRow(ctx, `SELECT description FROM models WHERE name = ?`, model).Scan(&c.Description); err != nil {
+		return nil, err
+	}
 	if m, err := s.LoadModel(ctx, v); err == nil {
 		c.Learner, c.Task, c.Target, c.Positive = m.Learner, m.Task, m.Target, m.Positive
 	}

@@ -294,7 +294,7 @@ func (s *Service) promote(ctx context.Context, model string, version int, to, ov
 	}
 	target := fmt.Sprintf("model:%s/%d", model, version)
 	refuse := func(err error) (Promotion, error) {
-		s.audit.Append(ctx, audit.Event{Action: "model.promote", Project: v.Project, Target: target, Outcome: audit.Denied,
+		s.audit.AppendRefusal(ctx, audit.Event{Action: "model.promote", Project: v.Project, Target: target, Outcome: audit.Denied,
 			Detail: audit.MarshalDetail(map[string]any{"from": v.Environment, "to": to, "reason": errs.MessageOf(err)})})
 		return Promotion{}, err
 	}
@@ -408,7 +408,9 @@ func (s *Service) Promotions(ctx context.Context, model string) ([]Promotion, er
 			return p, err
 		}
 		if report != "" {
-			json.Unmarshal([]byte(report), &p)
+			if err := json.Unmarshal([]byte(report), &p); err != nil {
+				return p, fmt.Errorf("promotion %d: stored report: %w", p.ID, err)
+			}
 		} else if detail != "" {
 			p.Checks = strings.Split(detail, "; ")
 		}

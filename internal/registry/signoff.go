@@ -33,7 +33,7 @@ func (s *Service) SignOff(ctx context.Context, model string, version int, env, c
 	user := audit.ActorFrom(ctx)
 	target := fmt.Sprintf("model:%s/%d", model, version)
 	refuse := func(err error) (Signoff, error) {
-		s.audit.Append(ctx, audit.Event{Action: "model.signoff", Project: v.Project, Target: target, Outcome: audit.Denied,
+		s.audit.AppendRefusal(ctx, audit.Event{Action: "model.signoff", Project: v.Project, Target: target, Outcome: audit.Denied,
 			Detail: audit.MarshalDetail(map[string]any{"environment": env, "reason": errs.MessageOf(err)})})
 		return Signoff{}, err
 	}

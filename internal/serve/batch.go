@@ -18,10 +18,17 @@ var errUnloaded = errors.New("model unloaded")
 // MaxDelay for more) up to MaxBatch rows, and predicts them in one call.
 // The queue is bounded (ErrOverloaded beyond it) and Workers bounds the
 // concurrent model calls.
+//
+// Without MaxDelay, a request of at most MaxBatch rows that finds nothing
+// queued and a model call free predicts at once in its own goroutine: it
+// would be a batch of its own anyway, and handing it to a worker and back
+// costs more than a small prediction. Its timeout is checked before and
+// after the call.
 type batcher struct {
 	mu       sync.RWMutex
 	closed   bool
 	queue    chan *job
+	slots    chan struct{} // one per concurrent model call (Workers)
 	predict  func([][]float64) ([]float64, error)
 	maxBatch int
 	maxDelay time.Duration
@@ -40,7 +47,7 @@ type job struct {
 }
 
 func newBatcher(o Options, predict func([][]float64) ([]float64, error), observe func(int, []time.Duration, time.Duration)) *batcher {
-	b := &batcher{queue: make(chan *job, o.QueueSize), predict: predict, maxBatch: o.MaxBatch, maxDelay: o.MaxDelay, observe: observe}
+	b := &batcher{queue: make(chan *job, o.QueueSize), slots: make(chan struct{}, o.Workers), predict: predict, maxBatch: o.MaxBatch, maxDelay: o.MaxDelay, observe: observe}
 	b.workers.Add(o.Workers)
 	for range o.Workers {
 		go b.work()
@@ -53,12 +60,21 @@ func (b *batcher) do(ctx context.Context, raw [][]float64) ([]float64, error) {
 	if len(raw) == 0 {
 		return []float64{}, nil
 	}
-	j := &job{ctx: ctx, raw: raw, enq: time.Now(), done: make(chan struct{})}
 	b.mu.RLock()
 	if b.closed {
 		b.mu.RUnlock()
 		return nil, errUnloaded
 	}
+	if b.maxDelay <= 0 && len(raw) <= b.maxBatch && len(b.queue) == 0 {
+		select {
+		case b.slots <- struct{}{}:
+			b.mu.RUnlock()
+			defer func() { <-b.slots }()
+			return b.runOne(ctx, raw)
+		default:
+		}
+	}
+	j := &job{ctx: ctx, raw: raw, enq: time.Now(), done: make(chan struct{})}
 	select {
 	case b.queue <- j:
 	default:
@@ -127,8 +143,34 @@ func (b *batcher) work() {
 				break gather
 			}
 		}
+		b.slots <- struct{}{}
 		b.run(batch)
+		<-b.slots
 	}
+}
+
+// noWait is the queue time of a request predicted at once.
+var noWait = []time.Duration{0}
+
+// runOne predicts one request's rows in the caller's goroutine, as run
+// does a batch of one.
+func (b *batcher) runOne(ctx context.Context, raw [][]float64) ([]float64, error) {
+	if ctx.Err() != nil {
+		return nil, ErrTimeout
+	}
+	start := time.Now()
+	y, err := b.predict(raw)
+	if err == nil && len(y) != len(raw) {
+		err = errs.E(errs.Internal, "the model returned a wrong number of predictions")
+	}
+	b.observe(len(raw), noWait, time.Since(start))
+	if err != nil {
+		return nil, errs.Invalidf("%s", errs.MessageOf(err))
+	}
+	if ctx.Err() != nil {
+		return nil, ErrTimeout
+	}
+	return y[:len(y):len(y)], nil
 }
 
 // run predicts a batch in one call and hands each request its share.

@@ -73,6 +73,7 @@ func BenchmarkInfer(b *testing.B) {
 	defer trivial.Close()
 	url := e.srv.URL + "/v2/models/adult/infer"
 	b.Run("http/trivial", func(b *testing.B) {
+		b.ReportAllocs()
 		b.SetParallelism(16)
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
@@ -81,6 +82,7 @@ func BenchmarkInfer(b *testing.B) {
 		})
 	})
 	b.Run("http/1-row", func(b *testing.B) {
+		b.ReportAllocs()
 		b.SetParallelism(16)
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
@@ -89,6 +91,7 @@ func BenchmarkInfer(b *testing.B) {
 		})
 	})
 	b.Run("http/32-rows", func(b *testing.B) {
+		b.ReportAllocs()
 		b.SetParallelism(16)
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {

@@ -54,11 +54,15 @@ func numbers(raw json.RawMessage, dtype string) ([]float64, error) {
 
 // numbersN is numbers with room for n values.
 func numbersN(raw json.RawMessage, dtype string, n int) ([]float64, error) {
+	return appendNumbers(make([]float64, 0, min(max(n, 1), MaxBatch)), raw, dtype)
+}
+
+// appendNumbers is numbers appending to out.
+func appendNumbers(out []float64, raw json.RawMessage, dtype string) ([]float64, error) {
 	dt, ok := datatypes[dtype]
 	if !ok || dtype == "BYTES" {
 		return nil, fmt.Errorf("datatype %q is not numeric", dtype)
 	}
-	out := make([]float64, 0, min(max(n, 1), MaxBatch))
 	err := scanArray(raw, func(tok []byte) error {
 		if dtype == "BOOL" {
 			switch string(tok) {
@@ -103,7 +107,11 @@ func flattenStrings(raw json.RawMessage) ([]string, error) { return stringsN(raw
 
 // stringsN is flattenStrings with room for n values.
 func stringsN(raw json.RawMessage, n int) ([]string, error) {
-	out := make([]string, 0, min(max(n, 1), MaxBatch))
+	return appendStrings(make([]string, 0, min(max(n, 1), MaxBatch)), raw)
+}
+
+// appendStrings is flattenStrings appending to out.
+func appendStrings(out []string, raw json.RawMessage) ([]string, error) {
 	err := scanArray(raw, func(tok []byte) error {
 		if tok[0] != '"' {
 			return fmt.Errorf("BYTES data must be an array of strings")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/bits"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -43,7 +44,17 @@ var errLogClosed = errs.E(errs.Internal, "the prediction log is closed")
 
 type logEntry struct {
 	rows []logRow
-	done chan error // nil: nobody waits
+	wait bool       // someone waits for done
+	done chan error // buffered: the outcome, when waited for
+}
+
+// entries are reused: an entry goes back once its outcome is read (or,
+// when nobody waits, once written).
+var entries = sync.Pool{New: func() any { return &logEntry{done: make(chan error, 1)} }}
+
+func putEntry(e *logEntry) {
+	e.rows, e.wait = nil, false
+	entries.Put(e)
 }
 
 type logWriter struct {
@@ -55,13 +66,19 @@ type logWriter struct {
 	ch      chan *logEntry
 	stopped chan struct{}
 	written atomic.Int64 // rows written since the last checkpoint
+	// Used by the writing goroutine only: buffers reused across commits
+	// and the prepared INSERTs of 1, 2, 4 … rowsPerInsert rows.
+	rows  []logRow
+	args  []any
+	stmts [9]*db.Stmt // 9: log2(rowsPerInsert)+1
 }
 
 // maxLogRows bounds the rows of one write transaction.
 const maxLogRows = 2000
 
-// rowsPerInsert bounds the rows of one INSERT statement (8 parameters each).
-const rowsPerInsert = 250
+// rowsPerInsert bounds the rows of one INSERT statement (8 parameters
+// each); a power of two.
+const rowsPerInsert = 256
 
 func newLogWriter(d *db.DB, buffer int, delay time.Duration, log *slog.Logger) *logWriter {
 	w := &logWriter{db: d, delay: delay, log: log, ch: make(chan *logEntry, buffer), stopped: make(chan struct{})}
@@ -75,21 +92,33 @@ func newLogWriter(d *db.DB, buffer int, delay time.Duration, log *slog.Logger) *
 // checkpoint copies the SQLite write-ahead log into the database in the
 // background while predictions are written, so that the commit that crosses
 // the WAL's size limit does not do it (tens of milliseconds) while
-// requests wait for it.
+// requests wait for it. Under a heavy load a checkpoint may not catch up
+// with the writes: it goes on after they stop until the whole log is in
+// the database, so that the next commits start the log afresh instead of
+// writing while the backlog is copied and synced.
 func (w *logWriter) checkpoint() {
 	t := time.NewTicker(200 * time.Millisecond)
 	defer t.Stop()
+	pending := false // frames written since the last complete checkpoint
 	for {
 		select {
 		case <-w.stopped:
 			return
 		case <-t.C:
 		}
-		if w.written.Swap(0) == 0 {
+		if w.written.Swap(0) > 0 {
+			pending = true
+		} else if !pending {
 			continue
 		}
-		if _, err := w.db.Exec(context.Background(), `PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
+		var busy, frames, copied int
+		err := w.db.QueryRow(context.Background(), `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied)
+		if err != nil {
 			w.log.Warn("checkpoint the write-ahead log", "err", err)
+			continue
+		}
+		if busy == 0 && copied >= frames {
+			pending = false
 		}
 	}
 }
@@ -98,18 +127,18 @@ func (w *logWriter) checkpoint() {
 // after maxWait (if positive) with the rows still queued: they are written
 // all the same, the answer just does not wait for a stalled commit.
 func (w *logWriter) write(ctx context.Context, rows []logRow, wait bool, maxWait time.Duration) error {
-	e := &logEntry{rows: rows}
-	if wait {
-		e.done = make(chan error, 1)
-	}
+	e := entries.Get().(*logEntry)
+	e.rows, e.wait = rows, wait
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if w.closed {
+		putEntry(e)
 		return errLogClosed
 	}
 	select {
 	case w.ch <- e:
 	case <-ctx.Done():
+		putEntry(e)
 		return ErrTimeout
 	}
 	if !wait {
@@ -118,15 +147,18 @@ func (w *logWriter) write(ctx context.Context, rows []logRow, wait bool, maxWait
 	// Once queued, the rows are written whatever happens to the request:
 	// wait for the outcome so the answer matches the log.
 	if maxWait <= 0 {
-		return <-e.done
+		err := <-e.done
+		putEntry(e)
+		return err
 	}
 	t := time.NewTimer(maxWait)
 	defer t.Stop()
 	select {
 	case err := <-e.done:
+		putEntry(e)
 		return err
 	case <-t.C:
-		return nil
+		return nil // the entry is dropped, not reused: its outcome comes later
 	}
 }
 
@@ -143,6 +175,13 @@ func (w *logWriter) close() error {
 
 func (w *logWriter) loop() {
 	defer close(w.stopped)
+	defer func() {
+		for _, st := range w.stmts {
+			if st != nil {
+				st.Close()
+			}
+		}
+	}()
 	var batch []*logEntry
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -220,42 +259,85 @@ func (w *logWriter) loop() {
 }
 
 func (w *logWriter) finish(e *logEntry, err error) {
-	if e.done != nil {
-		e.done <- err // buffered: never blocks, even if the request is gone
-	}
 	if err != nil {
 		w.log.Error("prediction log write failed", "rows", len(e.rows), "err", err)
+	}
+	if e.wait {
+		e.done <- err // buffered: never blocks, even if the request is gone
+	} else {
+		putEntry(e)
 	}
 }
 
 func (w *logWriter) insert(batch []*logEntry) error {
-	var rows []logRow
+	rows := w.rows[:0]
 	for _, e := range batch {
 		rows = append(rows, e.rows...)
 	}
+	w.rows = rows[:0]
+	defer clear(rows) // keep no prediction alive in the buffer
 	if len(rows) == 0 {
 		return nil
 	}
-	return w.db.InTx(context.Background(), func(tx *db.Tx) error {
+	ctx := context.Background()
+	return w.db.InTx(ctx, func(tx *db.Tx) error {
 		for len(rows) > 0 {
-			n := min(len(rows), rowsPerInsert)
-			var q strings.Builder
-			args := make([]any, 0, 8*n)
-			q.WriteString(`INSERT INTO predictions (id, model_version_id, at, inputs_json, outputs_json, request_id, latency_ms, route) VALUES `)
-			for i, r := range rows[:n] {
-				if i > 0 {
-					q.WriteByte(',')
-				}
-				q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
+			// Statements of a power of two rows, prepared once: n rows take
+			// at most a statement per bit of n.
+			n := rowsPerInsert
+			for n > len(rows) {
+				n >>= 1
+			}
+			args := w.args[:0]
+			for _, r := range rows[:n] {
 				args = append(args, r.id, r.versionID, r.at, r.inputs, r.outputs, r.requestID, r.latencyMS, r.route)
 			}
-			if _, err := tx.Exec(context.Background(), q.String(), args...); err != nil {
+			w.args = args[:0]
+			var err error
+			if st := w.stmt(ctx, n); st != nil {
+				_, err = tx.ExecStmt(ctx, st, args...)
+			} else {
+				_, err = tx.Exec(ctx, insertSQL(n), args...)
+			}
+			clear(args)
+			if err != nil {
 				return err
 			}
 			rows = rows[n:]
 		}
 		return nil
 	})
+}
+
+// stmt returns the prepared INSERT of n rows (a power of two), or nil if
+// it cannot be prepared (the statement is then sent as text).
+func (w *logWriter) stmt(ctx context.Context, n int) *db.Stmt {
+	k := bits.TrailingZeros(uint(n))
+	if w.stmts[k] == nil {
+		st, err := w.db.Prepare(ctx, insertSQL(n))
+		if err != nil {
+			w.log.Warn("prepare the prediction log insert", "err", err)
+			return nil
+		}
+		w.stmts[k] = st
+	}
+	return w.stmts[k]
+}
+
+// insertSQL is the INSERT of n predictions.
+func insertSQL(n int) string {
+	var q strings.Builder
+	q.WriteString(`INSERT INTO predictions (id, model_version_id, at, inputs_json, outputs_json, request_id, latency_ms, route) VALUES `)
+	for i := range n {
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
+	}
+	// A retried request with an idempotency key was logged by its first
+	// attempt: keep that row (see idempotency.go).
+	q.WriteString(` ON CONFLICT (id) DO NOTHING`)
+	return q.String()
 }
 
 // Prune deletes the predictions logged more than olderThan ago (and the

@@ -1,9 +1,11 @@
 package serve
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"strconv"
+	"sync"
 )
 
 // errSlowPath sends a request body to encoding/json.
@@ -14,72 +16,128 @@ var errSlowPath = errors.New("not a plain inference request")
 // form of the protocol's requests (exact field names, string ids, integer
 // shapes); for anything else, or any error, it returns an error and the
 // caller decodes with encoding/json, which gives the same result or says
-// what is wrong. Either way the body must be valid JSON.
+// what is wrong. Either way the body must be valid JSON: the scanner checks
+// the structure it walks, and the values it keeps raw (tensor data) are
+// checked with json.Valid, so the whole body is not scanned twice.
 func ParseRequest(b []byte) (Request, error) {
-	var req Request
-	if !json.Valid(b) {
-		return req, errSlowPath
-	}
-	s := &scan{b: b}
-	err := s.object(func(key string) error {
-		switch key {
-		case "id":
-			v, ok := s.str()
-			if !ok {
-				return errSlowPath
-			}
-			req.ID = v
-		case "parameters":
-			return s.rawInto(&req.Parameters)
-		case "outputs":
-			return s.rawInto(&req.Outputs)
-		case "inputs":
-			if s.null() {
-				return nil
-			}
-			req.Inputs = make([]Tensor, 0, 8)
-			return s.array(func() error {
-				var t Tensor
-				err := s.object(func(key string) error {
-					var ok bool
-					switch key {
-					case "name":
-						t.Name, ok = s.str()
-					case "datatype":
-						t.Datatype, ok = s.str()
-					case "shape":
-						t.Shape, ok = s.ints()
-					case "data":
-						t.Data, ok = s.raw()
-					case "parameters":
-						return s.rawInto(&t.Parameters)
-					}
-					if !ok {
-						return errSlowPath
-					}
-					return nil
-				})
-				req.Inputs = append(req.Inputs, t)
-				return err
-			})
-		default:
-			return errSlowPath
-		}
-		return nil
-	})
+	req, err := parseRequest(b)
 	if err != nil {
 		return Request{}, err
-	}
-	if s.ws(); s.i != len(s.b) {
-		return Request{}, errSlowPath
 	}
 	return req, nil
 }
 
-// scan walks a document already known to be valid JSON.
+// parseRequest is ParseRequest without closures, so that nothing but the
+// request itself reaches the heap.
+func parseRequest(b []byte) (req Request, err error) {
+	s := scan{b: b}
+	if !s.open('{') {
+		return req, errSlowPath
+	}
+	for first := true; ; {
+		more, err := s.next('}', &first)
+		if err != nil {
+			return req, err
+		}
+		if !more {
+			if s.ws(); s.i != len(s.b) {
+				return req, errSlowPath
+			}
+			return req, nil
+		}
+		key, ok := s.key()
+		if !ok {
+			return req, errSlowPath
+		}
+		switch string(key) {
+		case "id":
+			if req.ID, ok = s.str(); !ok {
+				return req, errSlowPath
+			}
+		case "parameters":
+			err = s.rawInto(&req.Parameters)
+		case "outputs":
+			err = s.rawInto(&req.Outputs)
+		case "inputs":
+			if s.null() {
+				req.Inputs = nil
+				continue
+			}
+			if !s.open('[') {
+				return req, errSlowPath
+			}
+			req.Inputs = make([]Tensor, 0, 8)
+			for first := true; ; {
+				more, err := s.next(']', &first)
+				if err != nil {
+					return req, err
+				}
+				if !more {
+					break
+				}
+				req.Inputs = append(req.Inputs, Tensor{})
+				if err := s.tensor(&req.Inputs[len(req.Inputs)-1]); err != nil {
+					return req, err
+				}
+			}
+		default:
+			return req, errSlowPath
+		}
+		if err != nil {
+			return req, err
+		}
+	}
+}
+
+// tensor reads one input tensor.
+func (s *scan) tensor(t *Tensor) error {
+	if !s.open('{') {
+		return errSlowPath
+	}
+	for first := true; ; {
+		more, err := s.next('}', &first)
+		if err != nil || !more {
+			return err
+		}
+		key, ok := s.key()
+		if !ok {
+			return errSlowPath
+		}
+		switch string(key) {
+		case "name":
+			var v []byte
+			if v, ok = s.plain(); ok {
+				t.Name = intern(v)
+			}
+		case "datatype":
+			var v []byte
+			if v, ok = s.plain(); ok {
+				t.Datatype = datatypeName(v)
+			}
+		case "shape":
+			t.Shape, ok = s.ints()
+		case "data":
+			if t.Data, ok = s.raw(); ok {
+				ok = json.Valid(t.Data)
+			}
+		case "parameters":
+			if err := s.rawInto(&t.Parameters); err != nil {
+				return err
+			}
+		default:
+			ok = false
+		}
+		if !ok {
+			return errSlowPath
+		}
+	}
+}
+
+// scan walks a JSON document; anything unexpected is an error.
 type scan struct {
-	b []byte
-	i int
+	b      []byte
+	i      int
+	ints64 []int64 // room for shapes
 }
 
 func (s *scan) ws() { s.i = skipSpace(s.b, s.i) }
@@ -93,100 +151,170 @@ func (s *scan) peek() byte {
 }
 
 func (s *scan) null() bool {
-	if s.peek() == 'n' {
+	if s.peek() == 'n' && len(s.b)-s.i >= len("null") && string(s.b[s.i:s.i+len("null")]) == "null" {
 		s.i += len("null")
 		return true
 	}
 	return false
 }
 
-// object calls field for each key, with the scanner on its value.
-func (s *scan) object(field func(key string) error) error {
-	if s.peek() != '{' {
-		return errSlowPath
+// open consumes c, the opening of an object or array.
+func (s *scan) open(c byte) bool {
+	if s.peek() != c {
+		return false
 	}
 	s.i++
-	if s.peek() == '}' {
-		s.i++
-		return nil
-	}
-	for {
-		key, ok := s.str()
-		if !ok || s.peek() != ':' {
-			return errSlowPath
-		}
-		s.i++
-		if err := field(key); err != nil {
-			return err
-		}
-		switch s.peek() {
-		case ',':
-			s.i++
-		case '}':
-			s.i++
-			return nil
-		default:
-			return errSlowPath
-		}
-	}
+	return true
 }
 
-func (s *scan) array(elem func() error) error {
-	if s.peek() != '[' {
-		return errSlowPath
+// next moves to the next member of the object (or element of the array)
+// opened before, whose closing byte is end: false once end is consumed.
+// first is true before the first member.
+func (s *scan) next(end byte, first *bool) (bool, error) {
+	c := s.peek()
+	if *first {
+		*first = false
+		if c == end {
+			s.i++
+			return false, nil
+		}
+		return true, nil
+	}
+	switch c {
+	case ',':
+		s.i++
+		return true, nil
+	case end:
+		s.i++
+		return false, nil
+	}
+	return false, errSlowPath
+}
+
+// key reads a member's key (a plain string) and the colon after it.
+func (s *scan) key() ([]byte, bool) {
+	k, ok := s.plain()
+	if !ok || s.peek() != ':' {
+		return nil, false
 	}
 	s.i++
-	if s.peek() == ']' {
-		s.i++
-		return nil
-	}
-	for {
-		if err := elem(); err != nil {
-			return err
-		}
-		switch s.peek() {
-		case ',':
-			s.i++
-		case ']':
-			s.i++
-			return nil
-		default:
-			return errSlowPath
-		}
-	}
+	return k, true
 }
 
-// str reads a string without escapes (others take the slow path).
-func (s *scan) str() (string, bool) {
+// plain reads a string without escapes, control or non-ASCII bytes
+// (others take the slow path) and returns its contents.
+func (s *scan) plain() ([]byte, bool) {
 	if s.peek() != '"' {
-		return "", false
+		return nil, false
 	}
-	j, err := scalarEnd(s.b, s.i)
-	if err != nil {
-		return "", false
+	for j := s.i + 1; j < len(s.b); j++ {
+		switch c := s.b[j]; {
+		case c == '"':
+			v := s.b[s.i+1 : j]
+			s.i = j + 1
+			return v, true
+		case c == '\\' || c < 0x20 || c >= 0x80:
+			return nil, false
+		}
 	}
-	v, ok := plainString(s.b[s.i:j])
-	s.i = j
-	return v, ok
+	return nil, false
+}
+
+// str reads a plain string.
+func (s *scan) str() (string, bool) {
+	v, ok := s.plain()
+	return string(v), ok
 }
 
 func (s *scan) ints() ([]int64, bool) {
-	out := make([]int64, 0, 2)
-	err := s.array(func() error {
-		s.ws()
+	if !s.open('[') {
+		return nil, false
+	}
+	// The shapes of a request share one array.
+	if cap(s.ints64)-len(s.ints64) < 2 {
+		s.ints64 = make([]int64, 0, 16)
+	}
+	from := len(s.ints64)
+	for first := true; ; {
+		more, err := s.next(']', &first)
+		if err != nil {
+			return nil, false
+		}
+		if !more {
+			return s.ints64[from:len(s.ints64):len(s.ints64)], true
+		}
+		if s.ws(); s.i == len(s.b) {
+			return nil, false
+		}
 		j, err := scalarEnd(s.b, s.i)
 		if err != nil {
-			return err
+			return nil, false
 		}
 		n, err := strconv.ParseInt(string(s.b[s.i:j]), 10, 64)
 		if err != nil {
-			return errSlowPath
+			return nil, false
 		}
-		out = append(out, n)
+		s.ints64 = append(s.ints64, n)
 		s.i = j
-		return nil
-	})
-	return out, err == nil
+	}
+}
+
+// names interns the tensor names requests carry (the models' input
+// names, a few dozen): bounded in count and length.
+var names = struct {
+	sync.RWMutex
+	m map[string]string
+}{m: map[string]string{}}
+
+func intern(b []byte) string {
+	names.RLock()
+	v, ok := names.m[string(b)]
+	names.RUnlock()
+	if ok {
+		return v
+	}
+	v = string(b)
+	if len(v) <= 64 {
+		names.Lock()
+		if len(names.m) < 4096 {
+			names.m[v] = v
+		}
+		names.Unlock()
+	}
+	return v
+}
+
+// datatypeName returns the protocol's datatype names without allocating.
+func datatypeName(b []byte) string {
+	switch string(b) {
+	case "BOOL":
+		return "BOOL"
+	case "UINT8":
+		return "UINT8"
+	case "UINT16":
+		return "UINT16"
+	case "UINT32":
+		return "UINT32"
+	case "UINT64":
+		return "UINT64"
+	case "INT8":
+		return "INT8"
+	case "INT16":
+		return "INT16"
+	case "INT32":
+		return "INT32"
+	case "INT64":
+		return "INT64"
+	case "FP16":
+		return "FP16"
+	case "FP32":
+		return "FP32"
+	case "FP64":
+		return "FP64"
+	case "BYTES":
+		return "BYTES"
+	}
+	return string(b)
 }
 
 // raw returns the next value's bytes.
@@ -238,13 +366,16 @@ func (s *scan) raw() (json.RawMessage, bool) {
 	return nil, false
 }
 
-// rawInto decodes the next value with encoding/json (rare fields).
+// rawInto decodes the next value with encoding/json (rare fields), unknown
+// fields refused as the slow path does.
 func (s *scan) rawInto(v any) error {
 	raw, ok := s.raw()
 	if !ok {
 		return errSlowPath
 	}
-	if err := json.Unmarshal(raw, v); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil || dec.More() {
 		return errSlowPath
 	}
 	return nil

@@ -275,7 +275,7 @@ func (s *Service) Infer(ctx context.Context, name string, version int, req Reque
 	}
 	v, route := res.primary, RoutePrimary
 	var shadow *registry.Canary
-	if res.canary != nil && s.rand() < res.canary.Share {
+	if res.canary != nil && s.draw(ctx) < res.canary.Share {
 		if res.canary.Mode == registry.ModeCanary {
 			v, route = res.canary.Version, RouteCanary
 		} else {
@@ -347,6 +347,9 @@ func (s *Service) infer(ctx context.Context, start time.Time, name string, v reg
 		buf = append(appendJSONNumber(buf, y[i]), '}')
 		rows[i] = logRow{id: ids[i], versionID: v.ID, at: now, inputs: inputs, outputs: string(buf), requestID: reqID,
 			latencyMS: float64(latency.Microseconds()) / 1000, route: route}
+	}
+	if key := idempotencyKey(ctx); key != "" {
+		keyedIDs(key, v.ID, route, rows, ids)
 	}
 	if err := s.writer.write(ctx, rows, wait && !s.opt.AsyncLog, s.opt.LogWait); err != nil {
 		s.metrics.outcome(name, label, err)

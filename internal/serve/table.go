@@ -61,6 +61,18 @@ func (sg *signature) table(inputs []Tensor) (*model.Table, error) {
 		seen = make([]bool, len(sg.ins))
 	}
 	rows := int64(-1)
+	// The columns share two arrays: one allocation for all numbers, one
+	// for all strings (each column is a full slice of its part).
+	var (
+		nums    []float64
+		texts   []string
+		numCols int
+	)
+	for _, tn := range inputs {
+		if numericTypes[tn.Datatype] {
+			numCols++
+		}
+	}
 	for _, tn := range inputs {
 		k, ok := sg.index[tn.Name]
 		if !ok {
@@ -81,10 +93,16 @@ func (sg *signature) table(inputs []Tensor) (*model.Table, error) {
 		col := model.Column{Name: in.Name}
 		switch {
 		case numericTypes[tn.Datatype]:
-			data, err := numbersN(tn.Data, tn.Datatype, n)
+			if nums == nil {
+				nums = make([]float64, 0, min(max(n, 1), MaxBatch)*numCols)
+			}
+			from := len(nums)
+			more, err := appendNumbers(nums, tn.Data, tn.Datatype)
 			if err != nil {
 				return nil, errs.Invalidf("input %q: %v", tn.Name, err)
 			}
+			nums = more
+			data := nums[from:len(nums):len(nums)]
 			if in.Type == model.Numeric {
 				col.Num = data
 			} else {
@@ -104,10 +122,16 @@ func (sg *signature) table(inputs []Tensor) (*model.Table, error) {
 			if in.Type == model.Numeric {
 				return nil, errs.Invalidf("input %q: datatype BYTES is not numeric (want FP32, FP64, INT32, …)", tn.Name)
 			}
-			data, err := stringsN(tn.Data, n)
+			if texts == nil {
+				texts = make([]string, 0, min(max(n, 1), MaxBatch)*(len(inputs)-numCols))
+			}
+			from := len(texts)
+			more, err := appendStrings(texts, tn.Data)
 			if err != nil {
 				return nil, errs.Invalidf("input %q: %v", tn.Name, err)
 			}
+			texts = more
+			data := texts[from:len(texts):len(texts)]
 			col.Text = data
 		default:
 			return nil, errs.Invalidf("input %q: unknown datatype %q (want BOOL, UINT8…64, INT8…64, FP16, FP32, FP64 or BYTES)", tn.Name, tn.Datatype)

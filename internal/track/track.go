@@ -158,7 +158,9 @@ func (s *Service) End(ctx context.Context, runID int64, status string) error {
 			return errs.Conflictf("run %d is not running", runID)
 		}
 		var project string
-		tx.QueryRow(ctx, `SELECT p.name FROM runs r JOIN experiments e ON e.id = r.experiment_id JOIN projects p ON p.id = e.project_id WHERE r.id = ?`, runID).Scan(&project)
+		if err := tx.QueryRow(ctx, `SELECT p.name FROM runs r JOIN experiments e ON e.id = r.experiment_id JOIN projects p ON p.id = e.project_id WHERE r.id = ?`, runID).Scan(&project); err != nil {
+			return err
+		}
 		return s.audit.AppendTx(ctx, tx, audit.Event{Action: "run.end", Project: project, Target: fmt.Sprintf("run:%d", runID), Outcome: audit.Success, Detail: audit.MarshalDetail(map[string]any{"status": status})})
 	})
 }
@@ -194,8 +196,9 @@ func (s *Service) Get(ctx context.Context, id int64) (Run, error) {
 	if err != nil {
 		return r, err
 	}
-	// Latest value per key: the highest step, then the latest time.
-	metrics, err := db.All(ctx, s.db, scanPair[float64], `SELECT key, value FROM run_metrics WHERE run_id = ? ORDER BY key, step, at`, id)
+	// Latest value per key: the highest step, then the latest time, then
+	// the highest value (MLflow's order).
+	metrics, err := db.All(ctx, s.db, scanPair[float64], `SELECT key, value FROM run_metrics WHERE run_id = ? ORDER BY key, step, at, value`, id)
 	if err != nil {
 		return r, err
 	}

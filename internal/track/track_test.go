@@ -20,7 +20,7 @@ import (
 
 // newService returns a tracking service over d with a project "proj", and a
 // context acting as "sam".
-func newService(t *testing.T, d *db.DB) (*track.Service, *audit.Log, context.Context) {
+func newService(t testing.TB, d *db.DB) (*track.Service, *audit.Log, context.Context) {
 	t.Helper()
 	ctx := audit.WithActor(context.Background(), "sam")
 	a := audit.New(d)

@@ -16,6 +16,7 @@ import (
 	"github.com/hygie-health/hygie/internal/auth"
 	"github.com/hygie-health/hygie/internal/errs"
 	"github.com/hygie-health/hygie/internal/httpapi"
+	"github.com/hygie-health/hygie/internal/monitor"
 	"github.com/hygie-health/hygie/internal/registry"
 )
 
@@ -155,6 +156,18 @@ type versionData struct {
 	CanRollback bool
 	CanCases    bool
 
+	// Live traffic: the model's canary (or shadow), if any, and whether
+	// this version may become it (in integration, model.promote).
+	Canary       *registry.Canary
+	CanaryOfThis bool
+	CanaryURL    string // the canary version's page
+	CanaryShare  string // its share, as a percentage
+	CanCanary    bool
+	CanClear     bool
+	Share, Mode  string // the canary form's values, kept on failure
+	// CanRetrain: run.write and a retraining service.
+	CanRetrain bool
+
 	Cases    []registry.CaseResult
 	CasesErr string
 	CasesURL string
@@ -166,6 +179,8 @@ var versionFlashes = map[string]string{
 	"promoted": "The version was promoted: every gate passed.",
 	"override": "The version was promoted past its failing gates; the override and its reason are recorded.",
 	"rollback": "Production was rolled back to the previous version.",
+	"canary":   "The canary is set: its share of the requests that name no version goes to this version.",
+	"cleared":  "The canary was ended: the version in production answers every request.",
 }
 
 // versionPage shows a model version: its facts and signature, its latest
@@ -205,6 +220,18 @@ func (u *UI) versionData(r *http.Request) (*versionData, error) {
 	d.CanOverride = d.Next != "" && p.Can(name, auth.PermProjectManage)
 	d.CanRollback = v.Environment == "production" && p.Can(name, auth.PermModelPromote)
 	d.CanCases = p.Can(name, auth.PermModelSignoff) || p.Can(name, auth.PermModelWrite)
+	if c, err := u.d.Registry.Canary(ctx, v.Model); err == nil {
+		d.Canary = &c
+		d.CanaryOfThis = c.Version.Version == v.Version
+		d.CanaryURL = versionURL(name, v.Model, c.Version.Version)
+		d.CanaryShare = strconv.FormatFloat(c.Share*100, 'g', 4, 64) + " %"
+	} else if !errs.Is(err, errs.NotFound) {
+		return nil, err
+	}
+	d.CanCanary = v.Environment == "integration" && p.Can(name, auth.PermModelPromote)
+	d.CanClear = d.Canary != nil && p.Can(name, auth.PermModelPromote)
+	d.Share, d.Mode = "0.1", registry.ModeCanary
+	d.CanRetrain = u.d.Monitor != nil && v.RunID != nil && p.Can(name, auth.PermRunWrite)
 	if d.Next != "" {
 		rules, err := u.d.Registry.Gates(ctx, name)
 		if err != nil {
@@ -286,7 +313,7 @@ func versionDone(w http.ResponseWriter, r *http.Request, v registry.Version, don
 // signOff records the user's sign-off of a version for an environment.
 func (u *UI) signOff(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	v, err := u.projectVersion(ctx, r.PathValue("project"), r.PathValue("model"), r.PathValue("version"))
+	v, err := u.pathVersion(r)
 	if err != nil {
 		return err
 	}
@@ -321,7 +348,7 @@ func (u *UI) override(w http.ResponseWriter, r *http.Request) error {
 
 func (u *UI) promoteForm(w http.ResponseWriter, r *http.Request, override bool) error {
 	ctx := r.Context()
-	v, err := u.projectVersion(ctx, r.PathValue("project"), r.PathValue("model"), r.PathValue("version"))
+	v, err := u.pathVersion(r)
 	if err != nil {
 		return err
 	}
@@ -350,7 +377,7 @@ func (u *UI) promoteForm(w http.ResponseWriter, r *http.Request, override bool) 
 // one.
 func (u *UI) rollback(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	v, err := u.projectVersion(ctx, r.PathValue("project"), r.PathValue("model"), r.PathValue("version"))
+	v, err := u.pathVersion(r)
 	if err != nil {
 		return err
 	}
@@ -371,6 +398,64 @@ func (u *UI) rollback(w http.ResponseWriter, r *http.Request) error {
 	// The page of the version now in production tells what happened.
 	v.Version = p.Version
 	versionDone(w, r, v, "rollback")
+	return nil
+}
+
+// pathVersion is the version the request's path names, in its project.
+func (u *UI) pathVersion(r *http.Request) (registry.Version, error) {
+	return u.projectVersion(r.Context(), r.PathValue("project"), r.PathValue("model"), r.PathValue("version"))
+}
+
+// setCanary makes this version the model's canary or shadow.
+func (u *UI) setCanary(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	v, err := u.pathVersion(r)
+	if err != nil {
+		return err
+	}
+	if err := postForm(r); err != nil {
+		return err
+	}
+	shareText, mode := strings.TrimSpace(r.PostForm.Get("share")), r.PostForm.Get("mode")
+	keep := func(d *versionData) { d.Share, d.Mode = shareText, mode }
+	share, perr := strconv.ParseFloat(shareText, 64)
+	if perr != nil {
+		return u.formFailed(w, r, "canary", errs.Invalidf("share %q: want a number such as 0.1", shareText), keep)
+	}
+	if _, err := u.d.Registry.SetCanary(ctx, v.Model, v.Version, share, mode); err != nil {
+		return u.formFailed(w, r, "canary", err, keep)
+	}
+	versionDone(w, r, v, "canary")
+	return nil
+}
+
+// clearCanary ends the model's canary or shadow.
+func (u *UI) clearCanary(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	v, err := u.pathVersion(r)
+	if err != nil {
+		return err
+	}
+	if err := u.d.Registry.ClearCanary(ctx, v.Model); err != nil {
+		return u.formFailed(w, r, "canary", err, nil)
+	}
+	versionDone(w, r, v, "cleared")
+	return nil
+}
+
+// retrain starts a training job on this version's training set plus the
+// adjudicated feedback on the model's predictions, and shows the job.
+func (u *UI) retrain(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	v, err := u.pathVersion(r)
+	if err != nil {
+		return err
+	}
+	res, err := u.d.Monitor.Retrain(ctx, v.Model, monitor.RetrainOptions{Version: v.Version}, nil)
+	if err != nil {
+		return u.formFailed(w, r, "retrain", err, nil)
+	}
+	http.Redirect(w, r, jobURL(v.Project, res.Job.ID), http.StatusSeeOther)
 	return nil
 }
 
@@ -412,7 +497,7 @@ func (u *UI) cardPage(w http.ResponseWriter, r *http.Request) error {
 // cardMarkdown downloads a version's model card in Markdown.
 func (u *UI) cardMarkdown(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	v, err := u.projectVersion(ctx, r.PathValue("project"), r.PathValue("model"), r.PathValue("version"))
+	v, err := u.pathVersion(r)
 	if err != nil {
 		return err
 	}
@@ -572,6 +657,12 @@ func (u *UI) governanceRoutes(tag string) []httpapi.Route {
 			Scope: httpapi.Project, Perm: auth.PermProjectManage, Web: true, Handler: u.override},
 		{Method: "POST", Pattern: ver + "/rollback", Summary: "Roll production back to the previous version (form: reason)", Tag: tag,
 			Scope: httpapi.Project, Perm: auth.PermModelPromote, Web: true, Handler: u.rollback},
+		{Method: "POST", Pattern: ver + "/canary", Summary: "Make this version (in integration) the model's canary or shadow (form: share, mode)", Tag: tag,
+			Scope: httpapi.Project, Perm: auth.PermModelPromote, Web: true, Handler: u.setCanary},
+		{Method: "POST", Pattern: ver + "/canary/clear", Summary: "End the model's canary or shadow", Tag: tag,
+			Scope: httpapi.Project, Perm: auth.PermModelPromote, Web: true, Handler: u.clearCanary},
+		{Method: "POST", Pattern: ver + "/retrain", Summary: "Retrain: this version's training set plus the adjudicated feedback as a new dataset version, and a training job on it (redirects to the job)", Tag: tag,
+			Scope: httpapi.Project, Perm: auth.PermRunWrite, Web: true, Handler: u.retrain},
 		{Method: "GET", Pattern: ver + "/card", Summary: "A version's model card, printable", Tag: tag,
 			Scope: httpapi.Project, Perm: auth.PermModelRead, Web: true, Handler: u.cardPage},
 		{Method: "GET", Pattern: ver + "/card.md", Summary: "A version's model card in Markdown (download)", Tag: tag,

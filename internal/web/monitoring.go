@@ -49,6 +49,7 @@ type liveRow struct {
 	Name                   string
 	Estimate, Lower, Upper string
 	CBPE                   string
+	CBPELower, CBPEUpper   string // the estimate's sampling interval ("" without)
 }
 
 type monitoringData struct {
@@ -214,6 +215,9 @@ func (d *monitoringData) fill(c *monitor.CheckReport) {
 		if c.CBPE != nil {
 			if v, ok := c.CBPE.Metrics[m]; ok {
 				row.CBPE = fmtNum(float64(v))
+			}
+			if iv, ok := c.CBPE.Intervals[m]; ok {
+				row.CBPELower, row.CBPEUpper = fmtNum(float64(iv.Lower)), fmtNum(float64(iv.Upper))
 			}
 		}
 		d.Live = append(d.Live, row)

@@ -135,7 +135,12 @@ func TestMonitoringPage(t *testing.T) {
 		`id="flash"`, `id="check-form"`, `id="drift-table"`, `data-column="age" data-drift="true"`, ">ks<", `id="prediction-drift"`,
 		`class="hist-chart"`, `id="live-table"`, `data-metric="roc_auc"`, `id="cbpe-caveat"`, `id="chart-drift-share"`, `id="chart-live"`,
 		"dataset_drift_share &gt;= 0.5 over 7d", `id="alerts-list"`, "sepsis-watch v1: dataset_drift_share = 1",
-	}, []string{"watch-0"})
+		// Two checks, one alert: the rule is firing since the first.
+		`data-firing="true"`, `data-kind="firing"`, "CBPE 95% range",
+	}, []string{"watch-0", `data-kind="resolved"`})
+	if as, err := e.monitor.Alerts(e.as("alice"), "sepsis", "sepsis-watch", 0); err != nil || len(as) != 1 {
+		t.Errorf("%d alerts after two checks (%v), want 1", len(as), err)
+	}
 	check(t, "clinician reads it", e.get(page, carla), http.StatusOK, []string{`id="drift-table"`, `id="live-table"`}, []string{`id="check-form"`, `id="rule-form"`})
 	check(t, "version page links it", e.get("/projects/sepsis/models/sepsis-watch/versions/1", carla), http.StatusOK, []string{`href="` + page + `"`}, nil)
 

@@ -257,7 +257,7 @@ func (u *UI) predictionView(r *http.Request, project string, pred monitor.Predic
 	if ex != nil {
 		d.Explanation = explanationChart(ex)
 	}
-	if d.CanFeedback && u.d.Annotate != nil && p.Can(project, auth.PermAnnotationManage) {
+	if d.CanFeedback && u.d.Annotate != nil {
 		aps, err := u.d.Annotate.List(ctx, project)
 		if err != nil {
 			return d, err
@@ -275,16 +275,7 @@ func (u *UI) predictionView(r *http.Request, project string, pred monitor.Predic
 // signature, when it is known: a page or a task never shows anything but
 // the model's features.
 func featuresOnly(v registry.Version, in map[string]any) map[string]any {
-	if len(v.Signature.Inputs) == 0 {
-		return in
-	}
-	out := make(map[string]any, len(v.Signature.Inputs))
-	for _, t := range v.Signature.Inputs {
-		if x, ok := in[t.Name]; ok {
-			out[t.Name] = x
-		}
-	}
-	return out
+	return monitor.FeaturesOnly(v, in)
 }
 
 func sortedInputNames(m map[string]any) []string {
@@ -415,9 +406,6 @@ func (u *UI) predictionFeedback(w http.ResponseWriter, r *http.Request) error {
 		if u.d.Annotate == nil {
 			return errs.NotFoundf("annotation is not configured")
 		}
-		if err := auth.Require(ctx, name, auth.PermAnnotationManage); err != nil {
-			return err
-		}
 		if ap, err = u.d.Annotate.Get(ctx, name, annotation); err != nil {
 			return err
 		}
@@ -441,7 +429,8 @@ func (u *UI) predictionFeedback(w http.ResponseWriter, r *http.Request) error {
 	}
 	done := "recorded"
 	if annotation != "" {
-		res, err := u.d.Annotate.AddTasks(ctx, name, ap.Name, []annotate.NewTask{flaggedTask(pred, features, ap, corrected)})
+		// A system action on the clinician's behalf: feedback.write suffices.
+		res, err := u.d.Annotate.AddFeedbackTasks(ctx, name, ap.Name, []annotate.NewTask{monitor.FeedbackTask(pred, features, ap, corrected)})
 		if err != nil {
 			d, verr := u.predictionView(r, name, pred)
 			if verr != nil {
@@ -462,29 +451,4 @@ func (u *UI) predictionFeedback(w http.ResponseWriter, r *http.Request) error {
 	}
 	http.Redirect(w, r, predictionURL(name, id)+"?"+q.Encode()+"#feedback", http.StatusSeeOther)
 	return nil
-}
-
-// flaggedTask is the annotation task of a prediction flagged incorrect: the
-// logged inputs (a row, or "name: value" lines for a text classification
-// project; the model's features only), with the clinician's right answer as a suggestion when it is a
-// label of the project.
-func flaggedTask(pred monitor.Prediction, inputs map[string]any, ap annotate.Project, corrected string) annotate.NewTask {
-	fl := annotate.Flagged{PredictionID: pred.ID, Model: fmt.Sprintf("%s v%d", pred.Model, pred.Version)}
-	if ap.Kind == annotate.KindRows {
-		fl.Input = map[string]any{}
-		for k, v := range inputs {
-			fl.Input[k] = v
-		}
-	} else {
-		var b strings.Builder
-		for _, k := range sortedInputNames(inputs) {
-			fmt.Fprintf(&b, "%s: %s\n", k, anyValue(inputs[k]))
-		}
-		fl.Text = b.String()
-	}
-	t := annotate.FeedbackTasks([]annotate.Flagged{fl})[0]
-	if slices.ContainsFunc(ap.Labels, func(l annotate.Label) bool { return l.Name == corrected }) {
-		t.Predictions = append(t.Predictions, annotate.Prediction{Model: "clinician feedback", Result: annotate.Result{Choices: []string{corrected}}})
-	}
-	return t
 }

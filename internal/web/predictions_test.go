@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/hygie-health/hygie/internal/annotate"
-	"github.com/hygie-health/hygie/internal/auth"
 	"github.com/hygie-health/hygie/internal/blob"
 	"github.com/hygie-health/hygie/internal/httpapi"
 	hmodel "github.com/hygie-health/hygie/internal/model"
@@ -188,9 +187,9 @@ func TestPredictionFeedback(t *testing.T) {
 	if r := e.do(http.MethodPost, x.page, url.Values{"verdict": {"correct"}}, victor, ""); r.StatusCode != http.StatusForbidden {
 		t.Errorf("viewer feedback: %d", r.StatusCode)
 	}
-	// Without annotation.manage, sending to an annotation project is refused.
-	if r := e.do(http.MethodPost, x.page, url.Values{"verdict": {"incorrect"}, "annotation": {"review"}}, carla, ""); r.StatusCode != http.StatusForbidden {
-		t.Errorf("clinician sends to annotation: %d", r.StatusCode)
+	// An unknown annotation project: nothing is recorded.
+	if r := e.do(http.MethodPost, x.page, url.Values{"verdict": {"incorrect"}, "annotation": {"review"}}, carla, ""); r.StatusCode != http.StatusNotFound {
+		t.Errorf("clinician sends to an unknown annotation project: %d", r.StatusCode)
 	}
 	if r := e.do(http.MethodPost, x.page, url.Values{"verdict": {"correct"}}, carla, "https://evil.example"); r.StatusCode != http.StatusForbidden {
 		t.Errorf("cross-origin feedback: %d", r.StatusCode)
@@ -200,31 +199,29 @@ func TestPredictionFeedback(t *testing.T) {
 	}
 }
 
-// TestPredictionToAnnotation: a clinician who also manages annotation marks
-// a prediction incorrect and sends it to a rows annotation project: a task
-// holds its inputs, with the right answer as a suggestion; sending it again
-// adds nothing.
+// TestPredictionToAnnotation: a clinician-validator, who does not manage
+// annotation, marks a prediction incorrect and sends it to a rows
+// annotation project: the task is added on her behalf (audited as such)
+// and holds its inputs, with the right answer as a suggestion; sending it
+// again adds nothing.
 func TestPredictionToAnnotation(t *testing.T) {
 	e, x := newExplainedEnv(t)
 	ctx := context.Background()
-	if err := e.auth.Grant(e.as("admin"), "sepsis", "alice", auth.RoleClinicianValidator); err != nil {
-		t.Fatal(err)
-	}
-	alice := e.session("alice")
+	carla := e.session("carla")
 	labels := []annotate.Label{{Name: "sepsis", Color: "#d55e00"}, {Name: "no-sepsis", Color: "#0072b2"}}
 	for _, ap := range []annotate.Project{{Project: "sepsis", Name: "review", Kind: annotate.KindRows, Labels: labels}, {Project: "sepsis", Name: "notes", Kind: annotate.KindSpan, Labels: labels}} {
 		if _, err := x.ann.Create(e.as("alice"), ap); err != nil {
 			t.Fatal(err)
 		}
 	}
-	check(t, "form", e.get(x.page, alice), http.StatusOK, []string{`id="annotation"`, `value="review"`}, []string{`value="notes"`})
+	check(t, "form", e.get(x.page, carla), http.StatusOK, []string{`id="annotation"`, `value="review"`}, []string{`value="notes"`})
 
 	form := url.Values{"verdict": {"incorrect"}, "corrected": {"no-sepsis"}, "comment": {"lactate of a haemolysed sample"}, "annotation": {"review"}}
-	r := e.do(http.MethodPost, x.page, form, alice, "")
+	r := e.do(http.MethodPost, x.page, form, carla, "")
 	if r.StatusCode != http.StatusSeeOther || !strings.Contains(r.Header.Get("Location"), "done=sent") {
 		t.Fatalf("send: %d to %q:\n%s", r.StatusCode, r.Header.Get("Location"), r.Body)
 	}
-	check(t, "confirmation", e.get(r.Header.Get("Location"), alice), http.StatusOK, []string{`id="flash"`, "added to the annotation project review"}, nil)
+	check(t, "confirmation", e.get(r.Header.Get("Location"), carla), http.StatusOK, []string{`id="flash"`, "added to the annotation project review"}, nil)
 	var ref, source, data, preds string
 	if err := e.db.QueryRow(ctx, `SELECT t.ref, t.source, t.data, t.predictions FROM annotation_tasks t JOIN annotation_projects a ON a.id = t.annotation_project_id WHERE a.name = 'review'`).Scan(&ref, &source, &data, &preds); err != nil {
 		t.Fatal(err)
@@ -242,13 +239,17 @@ func TestPredictionToAnnotation(t *testing.T) {
 	if p, _ := e.monitor.Prediction(ctx, x.pred); len(p.Feedback) != 1 {
 		t.Errorf("feedback: %+v", p.Feedback)
 	}
+	var detail string
+	if err := e.db.QueryRow(ctx, `SELECT detail FROM audit_events WHERE action = 'annotation.import' AND actor = 'carla'`).Scan(&detail); err != nil || !strings.Contains(detail, `"on_behalf_of":"carla"`) {
+		t.Errorf("audit of the task added on carla's behalf: %q %v", detail, err)
+	}
 
-	r = e.do(http.MethodPost, x.page, form, alice, "")
+	r = e.do(http.MethodPost, x.page, form, carla, "")
 	if r.StatusCode != http.StatusSeeOther || !strings.Contains(r.Header.Get("Location"), "done=already") {
 		t.Errorf("send again: %d to %q", r.StatusCode, r.Header.Get("Location"))
 	}
-	check(t, "correct to annotation", e.do(http.MethodPost, x.page, url.Values{"verdict": {"correct"}, "annotation": {"review"}}, alice, ""), http.StatusBadRequest, []string{"marked incorrect"}, nil)
-	check(t, "span project", e.do(http.MethodPost, x.page, url.Values{"verdict": {"incorrect"}, "annotation": {"notes"}}, alice, ""), http.StatusBadRequest, []string{"classification or rows"}, nil)
+	check(t, "correct to annotation", e.do(http.MethodPost, x.page, url.Values{"verdict": {"correct"}, "annotation": {"review"}}, carla, ""), http.StatusBadRequest, []string{"marked incorrect"}, nil)
+	check(t, "span project", e.do(http.MethodPost, x.page, url.Values{"verdict": {"incorrect"}, "annotation": {"notes"}}, carla, ""), http.StatusBadRequest, []string{"classification or rows"}, nil)
 	var n int
 	if err := e.db.QueryRow(ctx, `SELECT COUNT(*) FROM annotation_tasks`).Scan(&n); err != nil || n != 1 {
 		t.Errorf("%d tasks (%v), want 1", n, err)

@@ -1,7 +1,9 @@
 package web
 
 import (
+	"errors"
 	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/hygie-health/hygie/internal/audit"
 	"github.com/hygie-health/hygie/internal/auth"
+	"github.com/hygie-health/hygie/internal/auth/sso"
 	"github.com/hygie-health/hygie/internal/errs"
 	"github.com/hygie-health/hygie/internal/httpapi"
 )
@@ -21,6 +24,19 @@ type loginData struct {
 	Next     string
 	Username string
 	Error    string
+	// OIDC names the OpenID Connect provider of the "Sign in with" button
+	// (empty: no such sign-in); LDAP tells that directory passwords work.
+	OIDC string
+	LDAP bool
+}
+
+// newLoginData fills the sign-in page's settings.
+func (u *UI) newLoginData(next, username, msg string) loginData {
+	d := loginData{Next: next, Username: username, Error: msg, LDAP: u.d.SSO.LDAPEnabled()}
+	if u.d.SSO.OIDCEnabled() {
+		d.OIDC = u.d.SSO.OIDCName()
+	}
+	return d
 }
 
 // errLogin is the one message of every failed sign-in, whatever failed, so
@@ -38,7 +54,7 @@ func (u *UI) loginPage(w http.ResponseWriter, r *http.Request) error {
 		// A session cookie that did not authenticate: forget it.
 		http.SetCookie(w, u.sessionCookie("", -1))
 	}
-	return u.render(w, http.StatusOK, "login", u.newPage(r, "Sign in", "", loginData{Next: next}))
+	return u.render(w, http.StatusOK, "login", u.newPage(r, "Sign in", "", u.newLoginData(next, "", "")))
 }
 
 // login checks a username and password, or an API token, and opens a web
@@ -74,9 +90,14 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) error {
 			u.auditThrottledLogin(r, username)
 			msg := fmt.Sprintf("Too many failed sign-ins for this account: try again after %s UTC, or ask an administrator.", until.UTC().Format("15:04"))
 			w.Header().Set("Retry-After", strconv.Itoa(int(time.Until(until).Seconds())+1))
-			return u.render(w, http.StatusTooManyRequests, "login", u.newPage(r, "Sign in", "", loginData{Next: next, Username: username, Error: msg}))
+			return u.render(w, http.StatusTooManyRequests, "login", u.newPage(r, "Sign in", "", u.newLoginData(next, username, msg)))
 		}
-		p, err = u.d.Auth.CheckPassword(ctx, username, r.PostForm.Get("password"))
+		if u.d.SSO != nil {
+			// Local accounts first, then the directory (LDAP).
+			p, method, err = u.d.SSO.CheckPassword(ctx, username, r.PostForm.Get("password"))
+		} else {
+			p, err = u.d.Auth.CheckPassword(ctx, username, r.PostForm.Get("password"))
+		}
 		if err == nil {
 			u.throttle().succeed(username)
 		}
@@ -84,16 +105,35 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) error {
 		err = errs.Unauthenticatedf("no credentials")
 	}
 	if err != nil {
+		var unavailable *sso.UnavailableError
+		if errors.As(err, &unavailable) {
+			// The directory is down: not the user's fault, not counted.
+			u.log.Warn("directory sign-in unavailable", "request_id", audit.RequestIDFrom(ctx), "err", err)
+			return u.render(w, http.StatusServiceUnavailable, "login", u.newPage(r, "Sign in", "", u.newLoginData(next, username,
+				"The hospital directory cannot be reached at the moment: try again later, or ask an administrator.")))
+		}
 		if !errs.Is(err, errs.Unauthenticated) {
 			return err
 		}
-		if method == "password" {
+		if method != "token" {
 			u.throttle().fail(username)
 		}
 		u.auditFailedLogin(r, username, method)
-		return u.render(w, http.StatusUnauthorized, "login", u.newPage(r, "Sign in", "", loginData{Next: next, Username: username, Error: errLogin}))
+		return u.render(w, http.StatusUnauthorized, "login", u.newPage(r, "Sign in", "", u.newLoginData(next, username, errLogin)))
 	}
-	ctx = auth.WithPrincipal(ctx, p)
+	if err := u.openSession(w, r, p, method); err != nil {
+		return err
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+	return nil
+}
+
+// openSession starts a web session for p after a successful sign-in: a
+// fresh session token in an HttpOnly, SameSite=Strict cookie (replacing
+// the browser's previous session). Directory sign-ins (ldap, oidc) are
+// audited as session.login with their method.
+func (u *UI) openSession(w http.ResponseWriter, r *http.Request, p *auth.Principal, method string) error {
+	ctx := auth.WithPrincipal(r.Context(), p)
 	if old, err := r.Cookie(httpapi.SessionCookie); err == nil && old.Value != "" {
 		// Signing in again replaces the previous session of this browser.
 		if err := u.d.Auth.RevokeSecret(ctx, old.Value); err != nil {
@@ -104,9 +144,92 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if method == "ldap" || method == "oidc" {
+		if err := u.d.Audit.Append(ctx, audit.Event{Action: "session.login", Target: "user:" + p.Username, Outcome: audit.Success,
+			Detail: audit.MarshalDetail(map[string]any{"method": method})}); err != nil {
+			return err
+		}
+	}
 	http.SetCookie(w, u.sessionCookie(secret, u.cookieMaxAge()))
-	http.Redirect(w, r, next, http.StatusSeeOther)
 	return nil
+}
+
+// oidcCookie keeps an OpenID Connect sign-in's state, nonce and PKCE
+// verifier in the browser between leaving for the provider and coming
+// back. SameSite=Lax, not Strict: the provider's redirect back is a
+// cross-site navigation, on which a Strict cookie is not sent.
+const oidcCookie = "hygie_oidc"
+
+func (u *UI) flowCookie(value string, maxAge int) *http.Cookie {
+	return &http.Cookie{Name: oidcCookie, Value: value, Path: "/login/oidc", MaxAge: maxAge,
+		HttpOnly: true, Secure: u.d.SecureCookies, SameSite: http.SameSiteLaxMode}
+}
+
+// oidcStart sends the browser to the OpenID Connect provider.
+func (u *UI) oidcStart(w http.ResponseWriter, r *http.Request) error {
+	if !u.d.SSO.OIDCEnabled() {
+		return errs.NotFoundf("sign-in through OpenID Connect is not configured")
+	}
+	next := safeNext(r.URL.Query().Get("next"))
+	to, flow, err := u.d.SSO.StartOIDC(r.Context(), next)
+	if err != nil {
+		return u.oidcFailed(w, r, next, err)
+	}
+	http.SetCookie(w, u.flowCookie(flow.Encode(), int(sso.FlowTTL/time.Second)))
+	http.Redirect(w, r, to, http.StatusFound)
+	return nil
+}
+
+// oidcCallback finishes an OpenID Connect sign-in and opens a session.
+func (u *UI) oidcCallback(w http.ResponseWriter, r *http.Request) error {
+	if !u.d.SSO.OIDCEnabled() {
+		return errs.NotFoundf("sign-in through OpenID Connect is not configured")
+	}
+	http.SetCookie(w, u.flowCookie("", -1)) // one use only
+	c, err := r.Cookie(oidcCookie)
+	if err != nil {
+		return u.oidcFailed(w, r, "/", errs.Unauthenticatedf("the sign-in state was not found (expired, or cookies are blocked): start again from the sign-in page"))
+	}
+	flow, err := sso.DecodeFlow(c.Value)
+	if err != nil {
+		return u.oidcFailed(w, r, "/", err)
+	}
+	p, err := u.d.SSO.FinishOIDC(r.Context(), flow, r.URL.Query())
+	if err != nil {
+		return u.oidcFailed(w, r, safeNext(flow.Next), err)
+	}
+	if err := u.openSession(w, r, p, "oidc"); err != nil {
+		return err
+	}
+	// The session cookie is SameSite=Strict and this request comes from the
+	// provider's site: a redirect would still count as cross-site and the
+	// cookie would not be sent. A page of ours that moves on does.
+	next := template.HTMLEscapeString(safeNext(flow.Next))
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, err = fmt.Fprintf(w, `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=%s"><title>Signed in</title></head><body><p>Signed in. <a href="%s" id="continue">Continue</a></p></body></html>`, next, next)
+	return err
+}
+
+// oidcFailed shows the sign-in page with what went wrong (never a token)
+// and audits the failure. The log gets the cause too (the provider's
+// error code, what did not verify), for the operators: never a token, a
+// code or a username.
+func (u *UI) oidcFailed(w http.ResponseWriter, r *http.Request, next string, err error) error {
+	if errs.CodeOf(err) == errs.Internal {
+		return err
+	}
+	u.log.Info("oidc sign-in failed", "request_id", audit.RequestIDFrom(r.Context()), "err", err)
+	e := audit.Event{Actor: "anonymous", Action: "session.login_failed", Outcome: audit.Denied,
+		Detail: audit.MarshalDetail(map[string]any{"method": "oidc", "reason": errs.MessageOf(err)})}
+	if aerr := u.d.Audit.Append(r.Context(), e); aerr != nil {
+		u.log.Error("audit failed login", "request_id", audit.RequestIDFrom(r.Context()), "err", aerr)
+	}
+	status := http.StatusUnauthorized
+	if errs.CodeOf(err) == errs.Forbidden {
+		status = http.StatusForbidden
+	}
+	return u.render(w, status, "login", u.newPage(r, "Sign in", "", u.newLoginData(next, "", "Sign-in with "+u.d.SSO.OIDCName()+" failed: "+errs.MessageOf(err))))
 }
 
 // auditFailedLogin records a refused sign-in. The username is recorded only

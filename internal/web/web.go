@@ -38,10 +38,12 @@ import (
 	"github.com/hygie-health/hygie/internal/annotate"
 	"github.com/hygie-health/hygie/internal/audit"
 	"github.com/hygie-health/hygie/internal/auth"
+	"github.com/hygie-health/hygie/internal/auth/sso"
 	"github.com/hygie-health/hygie/internal/dataset"
 	"github.com/hygie-health/hygie/internal/httpapi"
 	"github.com/hygie-health/hygie/internal/jobs"
 	"github.com/hygie-health/hygie/internal/monitor"
+	"github.com/hygie-health/hygie/internal/pipeline"
 	"github.com/hygie-health/hygie/internal/privacy/dp"
 	"github.com/hygie-health/hygie/internal/privacy/vault"
 	"github.com/hygie-health/hygie/internal/project"
@@ -86,6 +88,13 @@ type Deps struct {
 	// (optional: without it the feedback form offers no annotation project),
 	// and serves the annotation pages (without it they answer 404).
 	Annotate *annotate.Service
+	// SSO signs in through the directory (optional: without it only local
+	// passwords and tokens sign in).
+	SSO *sso.Service
+	// Pipelines shows and runs pipelines (optional: without it the
+	// pipeline pages answer 404); TrackingURI is where their jobs report.
+	Pipelines   *pipeline.Service
+	TrackingURI string
 	// SessionTTL is how long a web session lasts (DefaultSessionTTL if 0).
 	SessionTTL time.Duration
 	// SecureCookies marks the session cookie Secure: set it whenever the UI
@@ -105,7 +114,7 @@ type UI struct {
 }
 
 // pageNames are the templates under templates/ rendered inside layout.html.
-var pageNames = []string{"login", "home", "project", "dataset", "audit", "error", "risk", "dp", "deid", "vault", "runs", "run", "compare", "jobs", "job", "models", "version", "card", "policy", "cases", "monitoring", "predictions", "prediction", "annotate", "annotate_list", "annotate_agreement", "annotate_adjudicate", "annotate_adjudicate_task"}
+var pageNames = []string{"login", "home", "project", "dataset", "audit", "error", "risk", "dp", "deid", "vault", "runs", "run", "compare", "jobs", "job", "models", "version", "card", "policy", "cases", "monitoring", "predictions", "prediction", "annotate", "annotate_list", "annotate_agreement", "annotate_adjudicate", "annotate_adjudicate_task", "pipelines", "pipeline", "pipeline_run"}
 
 // New parses the embedded templates once and returns the UI.
 func New(d Deps) (*UI, error) {
@@ -148,6 +157,8 @@ func (u *UI) Routes() []httpapi.Route {
 		{Method: "GET", Pattern: "/static/style.css", Summary: "Stylesheet", Tag: tag, Scope: httpapi.Public, Web: true, Handler: u.style},
 		{Method: "GET", Pattern: "/login", Summary: "Sign-in page", Tag: tag, Scope: httpapi.Public, Web: true, Handler: u.loginPage},
 		{Method: "POST", Pattern: "/login", Summary: "Sign in with a password or an API token", Tag: tag, Scope: httpapi.Public, Web: true, Handler: u.login},
+		{Method: "GET", Pattern: "/login/oidc", Summary: "Sign in through the OpenID Connect provider (redirects there)", Tag: tag, Scope: httpapi.Public, Web: true, Handler: u.oidcStart},
+		{Method: "GET", Pattern: "/login/oidc/callback", Summary: "Return from the OpenID Connect provider: open a session", Tag: tag, Scope: httpapi.Public, Web: true, Handler: u.oidcCallback},
 		{Method: "POST", Pattern: "/logout", Summary: "Sign out: revoke the session", Tag: tag, Scope: httpapi.Authenticated, Web: true, Handler: u.logout},
 		{Method: "GET", Pattern: "/{$}", Summary: "The user's projects", Tag: tag, Scope: httpapi.Authenticated, Web: true, Handler: u.home},
 		{Method: "GET", Pattern: "/projects/{project}", Summary: "A project's overview", Tag: tag, Scope: httpapi.Project, Perm: auth.PermProjectRead, Web: true, Handler: u.project},
@@ -169,7 +180,7 @@ func (u *UI) Routes() []httpapi.Route {
 		{Method: "POST", Pattern: "/projects/{project}/vault", Summary: "Re-identify a pseudonym (form: pseudonym, reason, domain): the original value, in this answer only; audited with the reason, rate-limited", Tag: tag,
 			Scope: httpapi.Project, Perm: auth.PermVaultOpen, Web: true, Handler: u.vaultOpen},
 		{Method: "GET", Pattern: "/admin/audit", Summary: "All audit events and the chain's verification", Tag: tag, Scope: httpapi.Instance, Perm: auth.PermAuditReadAll, Web: true, Handler: u.adminAudit},
-	}, append(append(append(u.privacyRoutes(tag), u.runRoutes(tag)...), u.governanceRoutes(tag)...), append(append(u.monitoringRoutes(tag), u.predictionRoutes(tag)...), append(u.annotateRoutes(tag), u.annotateReviewRoutes(tag)...)...)...)...)
+	}, append(append(append(u.privacyRoutes(tag), u.runRoutes(tag)...), u.governanceRoutes(tag)...), append(append(u.monitoringRoutes(tag), u.predictionRoutes(tag)...), append(append(u.annotateRoutes(tag), u.annotateReviewRoutes(tag)...), u.pipelineRoutes(tag)...)...)...)...)
 }
 
 // style serves the embedded stylesheet. Pages link it with a content
@@ -266,7 +277,10 @@ func (u *UI) ErrorPage(w http.ResponseWriter, r *http.Request, status int, messa
 	if d.Heading == "" {
 		d.Heading = "Error"
 	}
-	if status >= 500 {
+	switch {
+	case status == http.StatusServiceUnavailable:
+		d.Heading = "Temporarily unavailable"
+	case status >= 500:
 		d.Heading = "Something went wrong"
 	}
 	p := u.newPage(r, d.Heading, "", d)
