@@ -434,11 +434,24 @@ func (s *Service) Revoke(ctx context.Context, project, username string, role Rol
 type Member struct {
 	Username string `json:"username"`
 	Roles    []Role `json:"roles"`
+	// Grants are the same roles with where each comes from.
+	Grants []MemberGrant `json:"grants"`
 }
+
+// MemberGrant is one role of a member and its source: "" for a grant by
+// hand, "directory" for one that follows a directory group (see
+// SignInExternal): it is brought back or removed at each sign-in.
+type MemberGrant struct {
+	Role   Role   `json:"role"`
+	Source string `json:"source"`
+}
+
+// FromDirectory reports whether the grant follows a directory group.
+func (g MemberGrant) FromDirectory() bool { return g.Source == grantSourceDirectory }
 
 // Members lists a project's members and their roles.
 func (s *Service) Members(ctx context.Context, project string) ([]Member, error) {
-	rows, err := s.db.Query(ctx, `SELECT u.username, g.role FROM grants g JOIN users u ON u.id = g.user_id
+	rows, err := s.db.Query(ctx, `SELECT u.username, g.role, g.source FROM grants g JOIN users u ON u.id = g.user_id
 		JOIN projects p ON p.id = g.project_id WHERE p.name = ? ORDER BY u.username, g.role`, project)
 	if err != nil {
 		return nil, err
@@ -446,14 +459,16 @@ func (s *Service) Members(ctx context.Context, project string) ([]Member, error)
 	defer rows.Close()
 	var out []Member
 	for rows.Next() {
-		var name, role string
-		if err := rows.Scan(&name, &role); err != nil {
+		var name, role, source string
+		if err := rows.Scan(&name, &role, &source); err != nil {
 			return nil, err
 		}
 		if len(out) == 0 || out[len(out)-1].Username != name {
 			out = append(out, Member{Username: name})
 		}
-		out[len(out)-1].Roles = append(out[len(out)-1].Roles, Role(role))
+		m := &out[len(out)-1]
+		m.Roles = append(m.Roles, Role(role))
+		m.Grants = append(m.Grants, MemberGrant{Role: Role(role), Source: source})
 	}
 	return out, rows.Err()
 }

@@ -38,7 +38,7 @@ regression against the version in place. Every attempt is recorded with its
 report; a refused promotion changes nothing and exits with code 1.`,
 	}
 	cmd.AddCommand(e.modelRegisterCmd(), e.modelListCmd(), e.modelPromoteCmd(), e.modelSignoffCmd(), e.modelRollbackCmd(),
-		e.modelPromotionsCmd(), e.modelCasesCmd(), e.modelCardCmd(), e.modelRetrainCmd(), e.modelCanaryCmd(), e.modelImportCmd())
+		e.modelPromotionsCmd(), e.modelCasesCmd(), e.modelCardCmd(), e.modelRetrainCmd(), e.modelCanaryCmd(), e.modelImportCmd(), e.modelSetCmd())
 	return cmd
 }
 
@@ -246,6 +246,44 @@ func (e *env) modelRollbackCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&project, "project", "p", "", "project name (required)")
 	cmd.Flags().StringVar(&reason, "reason", "", "why (recorded and audited)")
+	return cmd
+}
+
+func (e *env) modelSetCmd() *cobra.Command {
+	var project, annotation string
+	cmd := &cobra.Command{
+		Use:   "set MODEL --feedback-annotation NAME -p PROJECT",
+		Short: "Set a model's settings: the annotation project its predictions flagged incorrect go to by default",
+		Long: `--feedback-annotation names an annotation project of the same project, of
+kind classification or rows: a prediction of the model that a clinician marks
+incorrect is added to it as a task unless another one is named ("" clears it).
+The change is audited.`,
+		Example: `  hygie model set sepsis-risk --feedback-annotation sepsis-review -p sepsis-icu --as alice`,
+		Args:    exactArgs(1, "MODEL"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("feedback-annotation") {
+				return usageError{fmt.Errorf("nothing to set: give --feedback-annotation NAME (or \"\" to clear it)")}
+			}
+			return e.withProject(cmd, project, auth.PermModelWrite, func(a *app.App, ctx context.Context) error {
+				if p, err := a.Registry.ProjectOfModel(ctx, args[0]); err != nil || p != project {
+					return errs.NotFoundf("model %q not found in project %q", args[0], project)
+				}
+				m, err := a.Registry.SetFeedbackAnnotation(ctx, args[0], annotation)
+				if err != nil {
+					return err
+				}
+				return e.print(m, func(w io.Writer) {
+					if m.FeedbackAnnotation == "" {
+						fmt.Fprintf(w, "%s: predictions flagged incorrect go to no annotation project by default\n", m.Name)
+						return
+					}
+					fmt.Fprintf(w, "%s: predictions flagged incorrect go to annotation project %s by default\n", m.Name, m.FeedbackAnnotation)
+				})
+			})
+		},
+	}
+	cmd.Flags().StringVarP(&project, "project", "p", "", "project name (required)")
+	cmd.Flags().StringVar(&annotation, "feedback-annotation", "", `annotation project for predictions flagged incorrect ("" for none)`)
 	return cmd
 }
 

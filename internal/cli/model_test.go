@@ -35,6 +35,8 @@ func TestModelGovernanceCommands(t *testing.T) {
 	os.WriteFile(policy, []byte("environments:\n  dev:\n    metrics: [{metric: roc_auc, min: 0.99}]\n  test:\n    signoffs: 1\n"), 0o600)
 	cases := filepath.Join(dir, "cases.yaml")
 	os.WriteFile(cases, []byte("cases:\n  - {name: old, inputs: {sexe: M, age: 85, lactate: 6, ward: rea}, expect: {min: 0.5}}\n"), 0o600)
+	labels := filepath.Join(dir, "labels.json")
+	os.WriteFile(labels, []byte(`[{"name": "oui", "color": "#aa0000", "shortcut": "o"}, {"name": "non", "color": "#00aa00", "shortcut": "n"}]`), 0o600)
 	steps := []struct {
 		args []string
 		code int
@@ -56,6 +58,17 @@ func TestModelGovernanceCommands(t *testing.T) {
 		{[]string{"model", "card", "mortality", "1", "-p", "icu", "--as", "claire"}, 0, "ICU mortality at 48 h"},
 		{[]string{"model", "list", "-p", "icu", "--as", "claire"}, 0, "mortality  1        test"},
 		{[]string{"model", "rollback", "mortality", "--reason", "x", "-p", "icu", "--as", "marc"}, 1, ""}, // nothing in production
+		// The default annotation project of feedback.
+		{[]string{"annotate", "create", "review", "-p", "icu", "--as", "marc", "--kind", "classification", "--labels", labels}, 0, ""},
+		{[]string{"annotate", "create", "notes", "-p", "icu", "--as", "marc", "--kind", "span", "--labels", "deid"}, 0, ""},
+		{[]string{"model", "set", "mortality", "-p", "icu", "--as", "marc"}, 2, ""},                                      // nothing to set
+		{[]string{"model", "set", "mortality", "--feedback-annotation", "review", "-p", "icu", "--as", "claire"}, 1, ""}, // no model.write
+		{[]string{"model", "set", "mortality", "--feedback-annotation", "nosuch", "-p", "icu", "--as", "marc"}, 1, ""},   // not an annotation project
+		{[]string{"model", "set", "mortality", "--feedback-annotation", "notes", "-p", "icu", "--as", "marc"}, 1, ""},    // a span project
+		{[]string{"model", "set", "mortality", "--feedback-annotation", "review", "-p", "icu", "--as", "marc"}, 0, "go to annotation project review by default"},
+		{[]string{"model", "set", "mortality", "--feedback-annotation", "review", "-p", "icu", "--as", "marc", "--output", "json"}, 0, `"feedback_annotation": "review"`},
+		{[]string{"audit", "list", "--action", "model.feedback_annotation.*"}, 0, "model.feedback_annotation.set"},
+		{[]string{"model", "set", "mortality", "--feedback-annotation", "", "-p", "icu", "--as", "marc"}, 0, "go to no annotation project"},
 	}
 	for _, s := range steps {
 		code, out, errOut := run(t, env, "", s.args...)

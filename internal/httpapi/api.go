@@ -64,7 +64,7 @@ func (s *Server) AddAPI(svc Services) {
 		Route{Method: "GET", Pattern: "/api/v1/projects", Summary: "Projects I can see", Tag: proj, Scope: Authenticated, Handler: a.listProjects},
 		Route{Method: "POST", Pattern: "/api/v1/projects", Summary: "Create a project", Tag: proj, Scope: Instance, Perm: auth.PermProjectCreate, Handler: a.createProject},
 		Route{Method: "GET", Pattern: "/api/v1/projects/{project}", Summary: "A project", Tag: proj, Scope: Project, Perm: auth.PermProjectRead, Handler: a.getProject},
-		Route{Method: "GET", Pattern: "/api/v1/projects/{project}/members", Summary: "Members and roles", Tag: proj, Scope: Project, Perm: auth.PermProjectRead, Handler: a.listMembers},
+		Route{Method: "GET", Pattern: "/api/v1/projects/{project}/members", Summary: "Members and roles (grants: each role and its source, \"directory\" when it follows a directory group, \"\" when given by hand)", Tag: proj, Scope: Project, Perm: auth.PermProjectRead, Handler: a.listMembers},
 		Route{Method: "POST", Pattern: "/api/v1/projects/{project}/members", Summary: "Grant a role", Tag: proj, Scope: Project, Perm: auth.PermProjectManage, Handler: a.grant},
 		Route{Method: "DELETE", Pattern: "/api/v1/projects/{project}/members/{username}/{role}", Summary: "Revoke a role", Tag: proj, Scope: Project, Perm: auth.PermProjectManage, Handler: a.revoke},
 		Route{Method: "GET", Pattern: "/api/v1/projects/{project}/audit", Summary: "The project's audit events", Tag: proj, Scope: Project, Perm: auth.PermAuditRead, Handler: a.projectAudit},
@@ -88,7 +88,7 @@ func (s *Server) AddAPI(svc Services) {
 		Route{Method: "GET", Pattern: "/api/v1/projects/{project}/gates", Summary: "Validation gate rules", Tag: model, Scope: Project, Perm: auth.PermModelRead, Handler: a.listGates},
 		Route{Method: "PUT", Pattern: "/api/v1/projects/{project}/gates", Summary: "Set a validation gate rule", Tag: model, Scope: Project, Perm: auth.PermProjectManage, Handler: a.setGate},
 		Route{Method: "GET", Pattern: "/api/v1/projects/{project}/predictions", Summary: "Latest logged predictions", Tag: model, Scope: Project, Perm: auth.PermPredictionsRead, Handler: a.listPredictions},
-		Route{Method: "POST", Pattern: "/api/v1/projects/{project}/predictions/{id}/feedback", Summary: `A clinician's verdict on a prediction (body: {"verdict": correct|incorrect|unsure, "corrected", "comment", "annotation"}; with "annotation", an incorrect prediction becomes a task of that annotation project, added on the clinician's behalf)`, Tag: model, Scope: Project, Perm: auth.PermFeedbackWrite, Handler: a.feedback},
+		Route{Method: "POST", Pattern: "/api/v1/projects/{project}/predictions/{id}/feedback", Summary: `A clinician's verdict on a prediction (body: {"verdict": correct|incorrect|unsure, "corrected", "comment", "annotation"}; with "annotation", an incorrect prediction becomes a task of that annotation project, added on the clinician's behalf; without it, the model's feedback annotation project when set, "" for none)`, Tag: model, Scope: Project, Perm: auth.PermFeedbackWrite, Handler: a.feedback},
 		Route{Method: "POST", Pattern: "/api/v1/projects/{project}/models/{model}/retrain", Summary: `Retrain from the latest gold data (body: {"version", "annotation", "experiment"}, all optional): the version's training set plus the adjudicated feedback becomes a new dataset version, and a training job starts on it; 202 with the job`, Tag: model, Scope: Project, Perm: auth.PermRunWrite, Handler: a.retrain},
 	)
 	s.AddOIP(svc)

@@ -21,10 +21,10 @@ type feedbackResponse struct {
 
 func (a *api) feedback(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
-		Verdict    string `json:"verdict"`
-		Corrected  string `json:"corrected"`
-		Comment    string `json:"comment"`
-		Annotation string `json:"annotation"`
+		Verdict    string  `json:"verdict"`
+		Corrected  string  `json:"corrected"`
+		Comment    string  `json:"comment"`
+		Annotation *string `json:"annotation"`
 	}
 	if err := DecodeJSON(r, &in); err != nil {
 		return err
@@ -35,13 +35,23 @@ func (a *api) feedback(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || p.Project != r.PathValue("project") {
 		return errs.NotFoundf("prediction %q not found in project %q", id, r.PathValue("project"))
 	}
+	// Without "annotation", an incorrect prediction goes to the model's
+	// feedback annotation project, when it has one ("" sends it nowhere).
+	annotation := ""
+	if in.Annotation != nil {
+		annotation = *in.Annotation
+	} else if in.Verdict == "incorrect" && a.Registry != nil {
+		if annotation, err = a.Registry.FeedbackAnnotationOf(ctx, p.Model); err != nil {
+			return err
+		}
+	}
 	// Check the annotation project before recording anything.
 	var ap annotate.Project
-	if in.Annotation != "" {
+	if annotation != "" {
 		if in.Verdict != "incorrect" {
 			return errs.Invalidf("annotation: only a prediction marked incorrect goes to an annotation project")
 		}
-		if ap, err = a.Monitor.FeedbackAnnotation(ctx, p.Project, in.Annotation); err != nil {
+		if ap, err = a.Monitor.FeedbackAnnotation(ctx, p.Project, annotation); err != nil {
 			return err
 		}
 	}
@@ -50,7 +60,7 @@ func (a *api) feedback(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out := feedbackResponse{Feedback: f}
-	if in.Annotation != "" {
+	if annotation != "" {
 		res, err := a.Monitor.SendToAnnotation(ctx, p, ap, in.Corrected)
 		if err != nil {
 			return err

@@ -28,6 +28,7 @@ func (s *Server) AddGovernanceAPI(reg *registry.Service) {
 		Route{Method: "GET", Pattern: "/api/v1/projects/{project}/models/{model}/promotions", Summary: "Promotion reports of a model, newest first", Tag: tag, Scope: Project, Perm: auth.PermModelRead, Handler: g.promotions},
 		Route{Method: "POST", Pattern: "/api/v1/projects/{project}/models/{model}/rollback", Summary: `Put the previous production version back (body: {"reason"})`, Tag: tag, Scope: Project, Perm: auth.PermModelPromote, Handler: g.rollback},
 		Route{Method: "POST", Pattern: "/api/v1/projects/{project}/models/{model}/import", Summary: `Register a model trained elsewhere as a new version (body: {"format": xgboost|lightgbm, "model": the model file's text, "file_name", "signature": {"inputs": [{"name", "type", "categories"}], "task", "target", "positive"}}); 201 with the version`, Tag: tag, Scope: Project, Perm: auth.PermModelWrite, Handler: g.importModel},
+		Route{Method: "PATCH", Pattern: "/api/v1/projects/{project}/models/{model}", Summary: `Change a model's settings (body: {"feedback_annotation": an annotation project of the project, classification or rows, where its predictions flagged incorrect go by default; "" for none}); the model`, Tag: tag, Scope: Project, Perm: auth.PermModelWrite, Handler: g.patchModel},
 		Route{Method: "GET", Pattern: "/api/v1/projects/{project}/models/{model}/canary", Summary: "The model's canary or shadow version, its share of the traffic and mode (404 when none)", Tag: tag, Scope: Project, Perm: auth.PermModelRead, Handler: g.getCanary},
 		Route{Method: "PUT", Pattern: "/api/v1/projects/{project}/models/{model}/canary", Summary: `Send a share of the unversioned traffic to a version in integration (body: {"version", "share" in (0, 0.5], "mode": canary|shadow}); replaces any canary`, Tag: tag, Scope: Project, Perm: auth.PermModelPromote, Handler: g.putCanary},
 		Route{Method: "DELETE", Pattern: "/api/v1/projects/{project}/models/{model}/canary", Summary: "End the model's canary or shadow (204, also when there was none)", Tag: tag, Scope: Project, Perm: auth.PermModelPromote, Handler: g.deleteCanary},
@@ -237,6 +238,27 @@ func (g *governance) getCanary(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return WriteJSON(w, http.StatusOK, c)
+}
+
+func (g *governance) patchModel(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		FeedbackAnnotation *string `json:"feedback_annotation"`
+	}
+	if err := DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	if in.FeedbackAnnotation == nil {
+		return errs.Invalidf("nothing to change: want feedback_annotation")
+	}
+	name, err := g.model(r)
+	if err != nil {
+		return err
+	}
+	m, err := g.reg.SetFeedbackAnnotation(r.Context(), name, *in.FeedbackAnnotation)
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusOK, m)
 }
 
 func (g *governance) putCanary(w http.ResponseWriter, r *http.Request) error {

@@ -48,6 +48,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -214,8 +215,23 @@ func (n *i64) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// f64 is a double given as a number or a string ("NaN", "Infinity").
+// f64 is a double given as a number or a string ("NaN", "Infinity"), and
+// written as protobuf's JSON mapping does: a number, or the strings "NaN",
+// "Infinity" and "-Infinity" (which encoding/json refuses as numbers).
 type f64 float64
+
+func (f f64) MarshalJSON() ([]byte, error) {
+	switch v := float64(f); {
+	case math.IsNaN(v):
+		return []byte(`"NaN"`), nil
+	case math.IsInf(v, 1):
+		return []byte(`"Infinity"`), nil
+	case math.IsInf(v, -1):
+		return []byte(`"-Infinity"`), nil
+	default:
+		return json.Marshal(v)
+	}
+}
 
 func (f *f64) UnmarshalJSON(b []byte) error {
 	s := strings.Trim(string(b), `"`)
@@ -300,10 +316,10 @@ type runInfo struct {
 }
 
 type metricJSON struct {
-	Key       string  `json:"key"`
-	Value     float64 `json:"value"`
-	Timestamp int64   `json:"timestamp"`
-	Step      int64   `json:"step"`
+	Key       string `json:"key"`
+	Value     f64    `json:"value"`
+	Timestamp int64  `json:"timestamp"`
+	Step      int64  `json:"step"`
 }
 
 type runJSON struct {
@@ -332,7 +348,7 @@ func toRun(r track.Run) runJSON {
 	out.Info = toInfo(r)
 	out.Data.Metrics = make([]metricJSON, 0, len(r.Metrics))
 	for k, v := range r.Metrics {
-		out.Data.Metrics = append(out.Data.Metrics, metricJSON{Key: k, Value: v})
+		out.Data.Metrics = append(out.Data.Metrics, metricJSON{Key: k, Value: f64(v)})
 	}
 	out.Data.Params = tagList(r.Params)
 	out.Data.Tags = tagList(r.Tags)
@@ -799,7 +815,7 @@ func (a *api) metricHistory(r *http.Request) (any, error) {
 	}
 	out := make([]metricJSON, len(hist))
 	for i, m := range hist {
-		out[i] = metricJSON{Key: m.Key, Value: m.Value, Timestamp: ms(m.At), Step: m.Step}
+		out[i] = metricJSON{Key: m.Key, Value: f64(m.Value), Timestamp: ms(m.At), Step: m.Step}
 	}
 	return map[string]any{"metrics": out}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -142,14 +143,14 @@ func (s *Service) perform(ctx context.Context, project string, st *Step, ins map
 		for _, m := range sortedKeys(c.Min) {
 			v, ok := run.Metrics[m]
 			parts = append(parts, fmt.Sprintf("%s %.3f", m, v))
-			if !ok || v < c.Min[m] {
+			if !ok || math.IsNaN(v) || math.IsInf(v, 0) || v < c.Min[m] { // a NaN or ±Inf metric fails
 				fails = append(fails, fmt.Sprintf("%s %.3f < %.3f", m, v, c.Min[m]))
 			}
 		}
 		for _, m := range sortedKeys(c.Max) {
 			v, ok := run.Metrics[m]
 			parts = append(parts, fmt.Sprintf("%s %.3f", m, v))
-			if !ok || v > c.Max[m] {
+			if !ok || math.IsNaN(v) || math.IsInf(v, 0) || v > c.Max[m] {
 				fails = append(fails, fmt.Sprintf("%s %.3f > %.3f", m, v, c.Max[m]))
 			}
 		}

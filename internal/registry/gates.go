@@ -84,7 +84,7 @@ func (s *Service) evaluateGates(ctx context.Context, v Version, env string, pol 
 		g := GateResult{Gate: "metric " + r.Metric, Threshold: fmt.Sprintf("%s %g", r.Op, r.Threshold), Value: "missing"}
 		if ok {
 			g.Value = fmt.Sprintf("%.4g", got)
-			g.Pass = (r.Op == "<=" && got <= r.Threshold) || (r.Op == ">=" && got >= r.Threshold)
+			g.Pass = finite(got) && ((r.Op == "<=" && got <= r.Threshold) || (r.Op == ">=" && got >= r.Threshold))
 		} else {
 			g.Detail = "the run has no metric " + r.Metric
 		}
@@ -130,7 +130,7 @@ func (s *Service) evaluateGates(ctx context.Context, v Version, env string, pol 
 			g := GateResult{Gate: fmt.Sprintf("%s (%s bound of the %s CI)", t.Metric, b.end, level), Threshold: fmt.Sprintf("%s %g", b.cmp, *b.bound), Value: "missing"}
 			if ok {
 				g.Value = fmt.Sprintf("%.4g (estimate %.4g)", got, est)
-				g.Pass = (b.end == "lower" && got >= *b.bound) || (b.end == "upper" && got <= *b.bound)
+				g.Pass = finite(got) && ((b.end == "lower" && got >= *b.bound) || (b.end == "upper" && got <= *b.bound))
 			} else {
 				g.Detail = "the run has no interval for " + t.Metric
 			}
@@ -202,10 +202,20 @@ func (s *Service) evaluateGates(ctx context.Context, v Version, env string, pol 
 
 func countGate(what string, n float64, ok bool, min int) GateResult {
 	g := GateResult{Gate: what, Threshold: "≥ " + strconv.Itoa(min), Value: "missing"}
-	if ok {
+	switch {
+	case ok && !finite(n):
+		g.Value = fmt.Sprint(n)
+	case ok:
 		g.Value, g.Pass = strconv.Itoa(int(n)), n >= float64(min)
 	}
 	return g
+}
+
+// finite reports whether a run's metric is a number a bound can be checked
+// on: a NaN or ±Inf metric (MLflow clients may log them: a diverged
+// training) fails every bound, never passes one.
+func finite(x float64) bool {
+	return !math.IsNaN(x) && !math.IsInf(x, 0)
 }
 
 func subgroupGate(f facts, sg *SubgroupRule) GateResult {
@@ -287,7 +297,7 @@ func (s *Service) auditGate(ctx context.Context, f facts, a *AuditRule) (GateRes
 		return g, nil
 	}
 	g.Value = fmt.Sprintf("%.4g (estimate %.4g, attack AUC %.3g; audit run %d)", hi, ar.Metrics["mia_advantage"], ar.Metrics["mia_auc"], auditRun)
-	g.Pass = hi <= a.MaxAdvantage
+	g.Pass = finite(hi) && hi <= a.MaxAdvantage
 	return g, nil
 }
 
@@ -309,9 +319,12 @@ func (s *Service) regressionGate(ctx context.Context, f facts, r *RegressionRule
 		return g
 	}
 	g.Value = fmt.Sprintf("%.4g vs %.4g (version %d)", now, old, f.current.Version)
-	if HigherIsBetter(r.Metric) {
+	switch {
+	case !finite(now) || !finite(old):
+		g.Pass = false
+	case HigherIsBetter(r.Metric):
 		g.Pass = now >= old-r.Margin
-	} else {
+	default:
 		g.Pass = now <= old+r.Margin
 	}
 	return g

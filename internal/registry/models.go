@@ -43,11 +43,11 @@ func (s *Service) CreateModel(ctx context.Context, project, name, description st
 	return m, err
 }
 
-const modelCols = `m.id, p.name, m.name, m.description, m.created_at FROM models m JOIN projects p ON p.id = m.project_id `
+const modelCols = `m.id, p.name, m.name, m.description, m.created_at, COALESCE(m.feedback_annotation, '') FROM models m JOIN projects p ON p.id = m.project_id `
 
 func scanModel(sc db.Scanner) (Model, error) {
 	var m Model
-	err := sc.Scan(&m.ID, &m.Project, &m.Name, &m.Description, &m.CreatedAt)
+	err := sc.Scan(&m.ID, &m.Project, &m.Name, &m.Description, &m.CreatedAt, &m.FeedbackAnnotation)
 	m.CreatedAt = m.CreatedAt.UTC()
 	return m, err
 }

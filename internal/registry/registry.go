@@ -37,6 +37,9 @@ type Model struct {
 	Name        string    `json:"name"`
 	Description string    `json:"description"`
 	CreatedAt   time.Time `json:"created_at"`
+	// FeedbackAnnotation is the annotation project its predictions
+	// flagged incorrect go to by default ("" when none).
+	FeedbackAnnotation string `json:"feedback_annotation,omitempty"`
 }
 
 // Signature describes a model's inputs and outputs for serving.

@@ -2,6 +2,7 @@ package track
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"sort"
@@ -182,11 +183,14 @@ func (s *Service) SetTag(ctx context.Context, runID int64, key, value string) er
 // MetricHistory returns every value of a run's metric, by step then time.
 func (s *Service) MetricHistory(ctx context.Context, runID int64, key string) ([]Metric, error) {
 	return db.All(ctx, s.db, func(sc db.Scanner) (Metric, error) {
-		var m Metric
-		err := sc.Scan(&m.Key, &m.Value, &m.Step, &m.At)
-		m.At = m.At.UTC()
+		var (
+			m Metric
+			v sql.NullFloat64
+		)
+		err := sc.Scan(&m.Key, &v, &m.Step, &m.At)
+		m.Value, m.At = loadedValue(v), m.At.UTC()
 		return m, err
-	}, `SELECT key, value, step, at FROM run_metrics WHERE run_id = ? AND key = ? ORDER BY step, at`, runID, key)
+	}, `SELECT m.key, `+metricValue+`, m.step, m.at FROM run_metrics m WHERE m.run_id = ? AND m.key = ? ORDER BY m.step, m.at`, runID, key)
 }
 
 // UpdateRun renames a run (name non-empty) and sets its status: running
@@ -301,9 +305,10 @@ func (c Cond) validate() error {
 
 // sql returns the condition as a WHERE term on runs r, with its arguments;
 // it has match's semantics: a run without the metric, parameter or tag does
-// not match, whatever the operator. The latest value of a metric is the one
-// of the highest step, then the latest time, then the highest value, as Get
-// reports it (and MLflow).
+// not match, whatever the operator, and neither does a run whose metric is
+// NaN (as in MLflow: NaN compares false, even with !=). The latest value of
+// a metric is the one of the highest step, then the latest time, then the
+// highest value, as Get reports it (and MLflow).
 func (c Cond) sql() (string, []any) {
 	op := c.Op
 	if op == "!=" {
@@ -312,7 +317,7 @@ func (c Cond) sql() (string, []any) {
 	switch c.Kind {
 	case "metric":
 		v, _ := strconv.ParseFloat(c.Value, 64)
-		return `(SELECT m.value FROM run_metrics m WHERE m.run_id = r.id AND m.key = ? ORDER BY m.step DESC, m.at DESC, m.value DESC LIMIT 1) ` + op + ` ?`, []any{c.Key, v}
+		return `(SELECT ` + metricValue + ` FROM run_metrics m WHERE m.run_id = r.id AND m.key = ? ORDER BY m.step DESC, m.at DESC, m.value DESC LIMIT 1) ` + op + ` ?`, []any{c.Key, v}
 	case "param":
 		return `EXISTS (SELECT 1 FROM run_params x WHERE x.run_id = r.id AND x.key = ? AND x.value ` + op + ` ?)`, []any{c.Key, c.Value}
 	case "tag":
@@ -389,7 +394,7 @@ func (s *Service) details(ctx context.Context, runs []Run) error {
 		// seek per run and key rather than the whole series.
 		rows, err := s.db.Query(ctx, `SELECT run_id, 0 AS kind, key, value AS text, 0 AS num FROM run_params WHERE run_id `+in+`
 			UNION ALL SELECT run_id, 1, key, value, 0 FROM run_tags WHERE run_id `+in+`
-			UNION ALL SELECT k.run_id, 2, k.key, '', (SELECT m.value FROM run_metrics m WHERE m.run_id = k.run_id AND m.key = k.key
+			UNION ALL SELECT k.run_id, 2, k.key, '', (SELECT `+metricValue+` FROM run_metrics m WHERE m.run_id = k.run_id AND m.key = k.key
 				ORDER BY m.step DESC, m.at DESC, m.value DESC LIMIT 1)
 			FROM (SELECT DISTINCT run_id, key FROM run_metrics WHERE run_id `+in+`) k`, slices.Concat(ids, ids, ids)...)
 		if err != nil {
@@ -399,7 +404,7 @@ func (s *Service) details(ctx context.Context, runs []Run) error {
 			var (
 				id, kind int64
 				k, text  string
-				num      float64
+				num      sql.NullFloat64 // NULL: a NaN metric
 			)
 			if err := rows.Scan(&id, &kind, &k, &text, &num); err != nil {
 				rows.Close()
@@ -416,7 +421,7 @@ func (s *Service) details(ctx context.Context, runs []Run) error {
 				}
 				r.Tags[k] = text
 			default:
-				r.Metrics[k] = num
+				r.Metrics[k] = loadedValue(num)
 			}
 		}
 		rows.Close()

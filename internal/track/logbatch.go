@@ -20,7 +20,6 @@ package track
 
 import (
 	"context"
-	"math"
 	"strings"
 	"sync"
 	"time"
@@ -87,9 +86,6 @@ func (s *Service) LogBatch(ctx context.Context, runID int64, metrics []Metric, p
 	for _, m := range metrics {
 		if m.Key == "" {
 			return errs.Invalidf("metric key must not be empty")
-		}
-		if math.IsNaN(m.Value) || math.IsInf(m.Value, 0) {
-			return errs.Invalidf("metric %q: value must be finite", m.Key)
 		}
 	}
 	seen := map[string]string{}
@@ -287,13 +283,13 @@ func (s *Service) existing(ctx context.Context, tx *db.Tx, bs []*batch, cached b
 	return ok, missing, nil
 }
 
-// metricsPerInsert bounds the rows of one INSERT (5 parameters each: well
+// metricsPerInsert bounds the rows of one INSERT (6 parameters each: well
 // under SQLite's and PostgreSQL's limits on parameters).
 const metricsPerInsert = 500
 
 // insertMetrics inserts the metrics of bs with multi-row INSERTs.
 func insertMetrics(ctx context.Context, tx *db.Tx, bs []*batch) error {
-	const head = `INSERT INTO run_metrics (run_id, key, value, step, at) VALUES `
+	const head = `INSERT INTO run_metrics (run_id, key, value, is_nan, step, at) VALUES `
 	var (
 		q    strings.Builder
 		args []any
@@ -312,15 +308,16 @@ func insertMetrics(ctx context.Context, tx *db.Tx, bs []*batch) error {
 		for _, m := range b.metrics {
 			if rows == 0 {
 				q.WriteString(head)
-				q.WriteString("(?, ?, ?, ?, ?)")
+				q.WriteString("(?, ?, ?, ?, ?, ?)")
 			} else {
-				q.WriteString(", (?, ?, ?, ?, ?)")
+				q.WriteString(", (?, ?, ?, ?, ?, ?)")
 			}
 			at := m.At
 			if at.IsZero() {
 				at = b.now
 			}
-			args = append(args, b.runID, m.Key, m.Value, m.Step, at.UTC())
+			v, isNaN := storedValue(m.Value)
+			args = append(args, b.runID, m.Key, v, isNaN, m.Step, at.UTC())
 			if rows++; rows == metricsPerInsert {
 				if err := flush(); err != nil {
 					return err

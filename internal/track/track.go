@@ -39,7 +39,7 @@ type Run struct {
 	EndedAt          *time.Time         `json:"ended_at,omitempty"`
 	CreatedBy        string             `json:"created_by"`
 	Params           map[string]string  `json:"params"`
-	Metrics          map[string]float64 `json:"metrics"` // latest value of each
+	Metrics          map[string]float64 `json:"metrics"` // latest value of each; may be NaN or ±Inf
 	Artifacts        []Artifact         `json:"artifacts"`
 	Tags             map[string]string  `json:"tags,omitempty"`
 }
@@ -106,16 +106,40 @@ func (s *Service) LogParam(ctx context.Context, runID int64, key, value string) 
 	return err
 }
 
-// LogMetric appends a metric value at step.
+// LogMetric appends a metric value at step. The value may be NaN or ±Inf
+// (a diverging loss), as MLflow accepts them.
 func (s *Service) LogMetric(ctx context.Context, runID int64, key string, value float64, step int64) error {
 	if key == "" {
 		return errs.Invalidf("metric key must not be empty")
 	}
-	if math.IsNaN(value) || math.IsInf(value, 0) {
-		return errs.Invalidf("metric %q: value must be finite", key)
-	}
-	_, err := s.db.Exec(ctx, `INSERT INTO run_metrics (run_id, key, value, step, at) VALUES (?, ?, ?, ?, ?)`, runID, key, value, step, s.now().UTC())
+	v, isNaN := storedValue(value)
+	_, err := s.db.Exec(ctx, `INSERT INTO run_metrics (run_id, key, value, is_nan, step, at) VALUES (?, ?, ?, ?, ?, ?)`, runID, key, v, isNaN, step, s.now().UTC())
 	return err
+}
+
+// Non-finite metric values. SQLite stores a NaN REAL as NULL, so a NaN is
+// stored as value 0 with is_nan set (MLflow's SQL store does the same);
+// ±Inf is stored as is (SQLite's REAL and PostgreSQL's double precision
+// hold it exactly).
+
+// storedValue returns the value and is_nan columns of a metric value.
+func storedValue(v float64) (float64, bool) {
+	if math.IsNaN(v) {
+		return 0, true
+	}
+	return v, false
+}
+
+// metricValue is the SQL expression of a stored metric value of run_metrics
+// alias m: NULL for a NaN, so that it matches no comparison in a search.
+const metricValue = `CASE WHEN m.is_nan THEN NULL ELSE m.value END`
+
+// loadedValue is a metric value read through metricValue.
+func loadedValue(v sql.NullFloat64) float64 {
+	if !v.Valid {
+		return math.NaN()
+	}
+	return v.Float64
 }
 
 // PutArtifact stores a file under the run.
@@ -198,7 +222,7 @@ func (s *Service) Get(ctx context.Context, id int64) (Run, error) {
 	}
 	// Latest value per key: the highest step, then the latest time, then
 	// the highest value (MLflow's order).
-	metrics, err := db.All(ctx, s.db, scanPair[float64], `SELECT key, value FROM run_metrics WHERE run_id = ? ORDER BY key, step, at, value`, id)
+	metrics, err := db.All(ctx, s.db, scanPair[sql.NullFloat64], `SELECT m.key, `+metricValue+` FROM run_metrics m WHERE m.run_id = ? ORDER BY m.key, m.step, m.at, m.value`, id)
 	if err != nil {
 		return r, err
 	}
@@ -207,7 +231,7 @@ func (s *Service) Get(ctx context.Context, id int64) (Run, error) {
 		r.Params[p.k] = p.v
 	}
 	for _, m := range metrics {
-		r.Metrics[m.k] = m.v
+		r.Metrics[m.k] = loadedValue(m.v)
 	}
 	r.Artifacts, err = db.All(ctx, s.db, func(sc db.Scanner) (Artifact, error) {
 		var a Artifact

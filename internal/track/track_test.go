@@ -109,9 +109,6 @@ func TestMetrics(t *testing.T) {
 			key   string
 			value float64
 		}{
-			{"NaN", "rmse", math.NaN()},
-			{"+Inf", "rmse", math.Inf(1)},
-			{"-Inf", "rmse", math.Inf(-1)},
 			{"empty key", "", 1},
 		}
 		for _, tt := range invalid {
@@ -135,6 +132,12 @@ func TestMetrics(t *testing.T) {
 			{"auc", 0.74, 0}, // same step: the later value wins
 			{"zero", 0, 0},
 			{"neg", -1.5, 5},
+			{"diverged", 0.4, 0},
+			{"diverged", math.NaN(), 1}, // MLflow accepts NaN and ±Inf
+			{"recovered", math.NaN(), 0},
+			{"recovered", 0.2, 1},
+			{"big", math.Inf(1), 0},
+			{"small", math.Inf(-1), 0},
 		}
 		for _, p := range logs {
 			if err := s.LogMetric(ctx, r.ID, p.key, p.value, p.step); err != nil {
@@ -146,10 +149,11 @@ func TestMetrics(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := map[string]float64{"loss": 0.7, "auc": 0.74, "zero": 0, "neg": -1.5}
+		want := map[string]float64{"loss": 0.7, "auc": 0.74, "zero": 0, "neg": -1.5,
+			"diverged": math.NaN(), "recovered": 0.2, "big": math.Inf(1), "small": math.Inf(-1)}
 		for k, w := range want {
 			t.Run("latest "+k, func(t *testing.T) {
-				if v, ok := got.Metrics[k]; !ok || v != w {
+				if v, ok := got.Metrics[k]; !ok || !(v == w || math.IsNaN(v) && math.IsNaN(w)) {
 					t.Errorf("metric %s = %v (present %v), want %v", k, v, ok, w)
 				}
 			})

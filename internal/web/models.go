@@ -13,6 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/hygie-health/hygie/internal/annotate"
 	"github.com/hygie-health/hygie/internal/auth"
 	"github.com/hygie-health/hygie/internal/errs"
 	"github.com/hygie-health/hygie/internal/httpapi"
@@ -167,6 +168,11 @@ type versionData struct {
 	Share, Mode  string // the canary form's values, kept on failure
 	// CanRetrain: run.write and a retraining service.
 	CanRetrain bool
+	// FeedbackAnnotation is the model's feedback annotation project;
+	// FeedbackChoices the projects it may be (model.write and annotation).
+	FeedbackAnnotation string
+	FeedbackChoices    []annotate.Project
+	CanFeedback        bool
 
 	Cases    []registry.CaseResult
 	CasesErr string
@@ -181,6 +187,7 @@ var versionFlashes = map[string]string{
 	"rollback": "Production was rolled back to the previous version.",
 	"canary":   "The canary is set: its share of the requests that name no version goes to this version.",
 	"cleared":  "The canary was ended: the version in production answers every request.",
+	"feedback": "The model's feedback annotation project was changed.",
 }
 
 // versionPage shows a model version: its facts and signature, its latest
@@ -232,6 +239,16 @@ func (u *UI) versionData(r *http.Request) (*versionData, error) {
 	d.CanClear = d.Canary != nil && p.Can(name, auth.PermModelPromote)
 	d.Share, d.Mode = "0.1", registry.ModeCanary
 	d.CanRetrain = u.d.Monitor != nil && v.RunID != nil && p.Can(name, auth.PermRunWrite)
+	m, err := u.d.Registry.GetModel(ctx, v.Model)
+	if err != nil {
+		return nil, err
+	}
+	d.FeedbackAnnotation = m.FeedbackAnnotation
+	if d.CanFeedback = u.d.Annotate != nil && p.Can(name, auth.PermModelWrite); d.CanFeedback {
+		if d.FeedbackChoices, err = u.feedbackAnnotations(ctx, name); err != nil {
+			return nil, err
+		}
+	}
 	if d.Next != "" {
 		rules, err := u.d.Registry.Gates(ctx, name)
 		if err != nil {
@@ -440,6 +457,24 @@ func (u *UI) clearCanary(w http.ResponseWriter, r *http.Request) error {
 		return u.formFailed(w, r, "canary", err, nil)
 	}
 	versionDone(w, r, v, "cleared")
+	return nil
+}
+
+// setFeedbackAnnotation sets the annotation project the model's
+// predictions flagged incorrect go to by default ("" for none).
+func (u *UI) setFeedbackAnnotation(w http.ResponseWriter, r *http.Request) error {
+	v, err := u.pathVersion(r)
+	if err != nil {
+		return err
+	}
+	if err := postForm(r); err != nil {
+		return err
+	}
+	annotation := strings.TrimSpace(r.PostForm.Get("annotation"))
+	if _, err := u.d.Registry.SetFeedbackAnnotation(r.Context(), v.Model, annotation); err != nil {
+		return u.formFailed(w, r, "feedback", err, nil)
+	}
+	versionDone(w, r, v, "feedback")
 	return nil
 }
 
@@ -663,6 +698,8 @@ func (u *UI) governanceRoutes(tag string) []httpapi.Route {
 			Scope: httpapi.Project, Perm: auth.PermModelPromote, Web: true, Handler: u.clearCanary},
 		{Method: "POST", Pattern: ver + "/retrain", Summary: "Retrain: this version's training set plus the adjudicated feedback as a new dataset version, and a training job on it (redirects to the job)", Tag: tag,
 			Scope: httpapi.Project, Perm: auth.PermRunWrite, Web: true, Handler: u.retrain},
+		{Method: "POST", Pattern: ver + "/feedback-annotation", Summary: "Set the annotation project the model's predictions flagged incorrect go to by default (form: annotation, empty for none)", Tag: tag,
+			Scope: httpapi.Project, Perm: auth.PermModelWrite, Web: true, Handler: u.setFeedbackAnnotation},
 		{Method: "GET", Pattern: ver + "/card", Summary: "A version's model card, printable", Tag: tag,
 			Scope: httpapi.Project, Perm: auth.PermModelRead, Web: true, Handler: u.cardPage},
 		{Method: "GET", Pattern: ver + "/card.md", Summary: "A version's model card in Markdown (download)", Tag: tag,

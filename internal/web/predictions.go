@@ -168,6 +168,7 @@ type predictionData struct {
 	CanFeedback           bool
 	Verdicts              []string
 	Annotations           []annotate.Project // where an incorrect prediction may go
+	DefaultAnnotation     string             // the model's feedback annotation project, preselected
 	Flash                 string
 	Error                 string
 	// The form's values, kept after an error.
@@ -207,6 +208,7 @@ func (u *UI) predictionPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	d.Annotation = d.DefaultAnnotation
 	q := r.URL.Query()
 	if f, ok := predictionFlashes[q.Get("done")]; ok {
 		if strings.Contains(f, "%s") {
@@ -258,17 +260,30 @@ func (u *UI) predictionView(r *http.Request, project string, pred monitor.Predic
 		d.Explanation = explanationChart(ex)
 	}
 	if d.CanFeedback && u.d.Annotate != nil {
-		aps, err := u.d.Annotate.List(ctx, project)
-		if err != nil {
+		if d.Annotations, err = u.feedbackAnnotations(ctx, project); err != nil {
 			return d, err
 		}
-		for _, ap := range aps {
-			if ap.Kind == annotate.KindClassification || ap.Kind == annotate.KindRows {
-				d.Annotations = append(d.Annotations, ap)
-			}
+		if d.DefaultAnnotation, err = u.d.Registry.FeedbackAnnotationOf(ctx, pred.Model); err != nil {
+			return d, err
 		}
 	}
 	return d, nil
+}
+
+// feedbackAnnotations lists the project's annotation projects that take
+// predictions flagged incorrect: classification and rows projects.
+func (u *UI) feedbackAnnotations(ctx context.Context, project string) ([]annotate.Project, error) {
+	aps, err := u.d.Annotate.List(ctx, project)
+	if err != nil {
+		return nil, err
+	}
+	var out []annotate.Project
+	for _, ap := range aps {
+		if ap.Kind == annotate.KindClassification || ap.Kind == annotate.KindRows {
+			out = append(out, ap)
+		}
+	}
+	return out, nil
 }
 
 // featuresOnly keeps the logged inputs that are inputs of the model's
@@ -397,6 +412,14 @@ func (u *UI) predictionFeedback(w http.ResponseWriter, r *http.Request) error {
 	}
 	if !slices.Contains(monitor.Verdicts, verdict) {
 		return fail("Choose a verdict: " + strings.Join(monitor.Verdicts, ", ") + ".")
+	}
+	// A form without the field (not the page's, which preselects it)
+	// sends an incorrect prediction to the model's feedback annotation
+	// project, as the REST API does.
+	if _, ok := f["annotation"]; !ok && verdict == "incorrect" {
+		if annotation, err = u.d.Registry.FeedbackAnnotationOf(ctx, pred.Model); err != nil {
+			return err
+		}
 	}
 	var ap annotate.Project
 	if annotation != "" {

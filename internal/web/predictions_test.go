@@ -279,3 +279,56 @@ func TestPredictionListWithServe(t *testing.T) {
 		[]string{x.page, `<th scope="col">Route</th>`, `<span class="badge">primary</span>`}, []string{"sepsis-risk v1", rowValue})
 	check(t, "viewer", e.get("/projects/sepsis/predictions", e.session("victor")), http.StatusForbidden, nil, nil)
 }
+
+// TestFeedbackAnnotationDefault: a scientist sets the model's feedback
+// annotation project on its version page (a span project or a viewer is
+// refused); then the clinician's feedback form preselects it, and a verdict
+// posted without the field sends the incorrect prediction there.
+func TestFeedbackAnnotationDefault(t *testing.T) {
+	e, x := newExplainedEnv(t)
+	ctx := context.Background()
+	alice, carla, victor := e.session("alice"), e.session("carla"), e.session("victor")
+	labels := []annotate.Label{{Name: "sepsis", Color: "#d55e00"}, {Name: "no-sepsis", Color: "#0072b2"}}
+	for _, ap := range []annotate.Project{{Project: "sepsis", Name: "review", Kind: annotate.KindRows, Labels: labels}, {Project: "sepsis", Name: "notes", Kind: annotate.KindSpan, Labels: labels}} {
+		if _, err := x.ann.Create(e.as("alice"), ap); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const ver = "/projects/sepsis/models/sepsis-explained/versions/1"
+	check(t, "version page", e.get(ver, alice), http.StatusOK, []string{`id="feedback-form"`, `value="review"`, "go to no annotation project"}, []string{`value="notes"`})
+	check(t, "viewer sees no form", e.get(ver, victor), http.StatusOK, []string{`id="feedback-annotation"`}, []string{`id="feedback-form"`})
+	check(t, "viewer", e.do(http.MethodPost, ver+"/feedback-annotation", url.Values{"annotation": {"review"}}, victor, ""), http.StatusForbidden, nil, nil)
+	check(t, "span project", e.do(http.MethodPost, ver+"/feedback-annotation", url.Values{"annotation": {"notes"}}, alice, ""), http.StatusBadRequest, []string{"classification or rows"}, nil)
+	check(t, "unknown project", e.do(http.MethodPost, ver+"/feedback-annotation", url.Values{"annotation": {"nosuch"}}, alice, ""), http.StatusBadRequest, []string{`feedback annotation &#34;nosuch&#34;`}, nil)
+	r := e.do(http.MethodPost, ver+"/feedback-annotation", url.Values{"annotation": {"review"}}, alice, "")
+	if r.StatusCode != http.StatusSeeOther || !strings.Contains(r.Header.Get("Location"), "done=feedback") {
+		t.Fatalf("set: %d to %q:\n%s", r.StatusCode, r.Header.Get("Location"), r.Body)
+	}
+	check(t, "version page after", e.get(ver, alice), http.StatusOK, []string{"goes by default to the annotation project <strong>review</strong>", `<option value="review" selected>`}, nil)
+	var detail string
+	if err := e.db.QueryRow(ctx, `SELECT detail FROM audit_events WHERE action = 'model.feedback_annotation.set' AND outcome = 'success'`).Scan(&detail); err != nil || !strings.Contains(detail, `"to":"review"`) {
+		t.Errorf("audit of the change: %q %v", detail, err)
+	}
+
+	check(t, "form preselects", e.get(x.page, carla), http.StatusOK, []string{`<option value="review" selected>review (rows), the model's default</option>`}, nil)
+	// A correct verdict without the field sends nothing.
+	if r := e.do(http.MethodPost, x.page, url.Values{"verdict": {"correct"}}, carla, ""); r.StatusCode != http.StatusSeeOther || !strings.Contains(r.Header.Get("Location"), "done=recorded") {
+		t.Errorf("correct: %d to %q", r.StatusCode, r.Header.Get("Location"))
+	}
+	// "Do not send" chosen on the form sends nothing either.
+	if r := e.do(http.MethodPost, x.page, url.Values{"verdict": {"incorrect"}, "annotation": {""}}, carla, ""); r.StatusCode != http.StatusSeeOther || !strings.Contains(r.Header.Get("Location"), "done=recorded") {
+		t.Errorf("not sent: %d to %q", r.StatusCode, r.Header.Get("Location"))
+	}
+	var n int
+	if err := e.db.QueryRow(ctx, `SELECT COUNT(*) FROM annotation_tasks`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("%d tasks (%v), want 0", n, err)
+	}
+	r = e.do(http.MethodPost, x.page, url.Values{"verdict": {"incorrect"}, "corrected": {"no-sepsis"}}, carla, "")
+	if r.StatusCode != http.StatusSeeOther || !strings.Contains(r.Header.Get("Location"), "done=sent") || !strings.Contains(r.Header.Get("Location"), "annotation=review") {
+		t.Fatalf("default: %d to %q:\n%s", r.StatusCode, r.Header.Get("Location"), r.Body)
+	}
+	var ref string
+	if err := e.db.QueryRow(ctx, `SELECT t.ref FROM annotation_tasks t JOIN annotation_projects a ON a.id = t.annotation_project_id WHERE a.name = 'review'`).Scan(&ref); err != nil || ref != "prediction:"+x.pred {
+		t.Errorf("task %q (%v)", ref, err)
+	}
+}

@@ -65,11 +65,13 @@ type runRow struct {
 }
 
 type projectData struct {
-	Project  project.Project
-	Members  []auth.Member
-	MyRoles  []auth.Role
-	CanAudit bool
-	Flash    string
+	Project project.Project
+	Members []auth.Member
+	// DirectoryGrants: a member holds a role from a directory group.
+	DirectoryGrants bool
+	MyRoles         []auth.Role
+	CanAudit        bool
+	Flash           string
 
 	ShowDatasets bool
 	Datasets     []dataset.Version
@@ -105,6 +107,11 @@ func (u *UI) project(w http.ResponseWriter, r *http.Request) error {
 	}
 	if d.Members, err = u.d.Auth.Members(ctx, name); err != nil {
 		return err
+	}
+	for _, m := range d.Members {
+		for _, g := range m.Grants {
+			d.DirectoryGrants = d.DirectoryGrants || g.FromDirectory()
+		}
 	}
 	if d.ShowDatasets = p.Can(name, auth.PermDatasetRead); d.ShowDatasets {
 		if d.Datasets, err = u.d.Datasets.List(ctx, name); err != nil {

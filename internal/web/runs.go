@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"net/url"
@@ -163,6 +164,7 @@ func (u *UI) runPage(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		row.Steps = len(hist)
+		drawable := finitePoints(hist)
 		if strings.HasPrefix(k, CVPrefix) && len(hist) > 0 {
 			row.Folds = true
 			vals := make([]float64, len(hist))
@@ -171,19 +173,27 @@ func (u *UI) runPage(w http.ResponseWriter, r *http.Request) error {
 				vals[i] = m.Value
 				bars[i] = Bar{Label: "fold " + strconv.FormatInt(m.Step, 10), Value: m.Value}
 			}
-			mean, sd, _ := meanSD(vals)
-			row.Mean, row.SD = numText(mean), numText(sd)
-			if len(d.Charts) < maxRunCharts {
-				row.Chart = BarChart{ID: "chart-" + k, Title: k + " by fold", XLabel: "Fold", YLabel: k, Bars: bars, MeanSD: true}.SVG()
+			// A NaN or ±Inf fold (a diverged training, logged through
+			// MLflow) has no mean with the others: "—", and its bar
+			// reads n/a.
+			mean, sd := math.NaN(), math.NaN()
+			if drawable == len(hist) {
+				mean, sd, _ = meanSD(vals)
 			}
-		} else if len(hist) > 1 && len(d.Charts) < maxRunCharts {
+			row.Mean, row.SD = numText(mean), numText(sd)
+			if drawable > 0 && len(d.Charts) < maxRunCharts {
+				row.Chart = BarChart{ID: "chart-" + k, Title: k + " by fold", XLabel: "Fold", YLabel: k, Bars: bars, MeanSD: drawable == len(hist)}.SVG()
+			}
+		} else if drawable > 1 && len(d.Charts) < maxRunCharts {
+			// Non-finite values (NaN, ±Inf) are gaps in the line; the
+			// table shows them as text.
 			pts := make([]Point, len(hist))
 			for i, m := range hist {
 				pts[i] = Point{X: float64(m.Step), Y: m.Value}
 			}
 			row.Chart = LineChart{ID: "chart-" + k, Title: k + " by step", XLabel: "Step", YLabel: k, IntegerX: true,
 				Series: []Series{{Name: k, Points: pts}}}.SVG()
-		} else if len(hist) > 1 || row.Folds {
+		} else if drawable > 1 || row.Folds && drawable > 0 {
 			d.MoreChart++
 		}
 		if row.Chart != nil {
@@ -252,6 +262,18 @@ func (u *UI) evalReport(ctx context.Context, runID, size int64) (*evalView, stri
 		return nil, "The evaluation report could not be read."
 	}
 	return parseEvalReport(data), ""
+}
+
+// finitePoints counts the values of a metric history that a chart can
+// draw (not NaN nor ±Inf).
+func finitePoints(hist []track.Metric) int {
+	n := 0
+	for _, m := range hist {
+		if finite(m.Value) {
+			n++
+		}
+	}
+	return n
 }
 
 func sortedKV(m map[string]string) []kvRow {
