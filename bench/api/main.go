@@ -16,10 +16,7 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -148,7 +145,7 @@ func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 	env := []string{"HYGIE_DATA=" + tmp + "/data"}
 	rep := &report{Clients: o.clients, Database: "SQLite"}
 	if o.postgres != "" {
-		dsn, drop, err := freshSchema(ctx, o.postgres)
+		dsn, drop, err := db.FreshSchema(ctx, o.postgres, "apibench_")
 		if err != nil {
 			return nil, err
 		}
@@ -349,32 +346,4 @@ func load(ctx context.Context, o options, res demoResult, calls []call, rep *rep
 		rep.Total.latencies = append(rep.Total.latencies, s.latencies...)
 	}
 	rep.Total.summarize()
-}
-
-// freshSchema creates an empty schema in the PostgreSQL database and
-// returns a URL using it, and a function that drops it.
-func freshSchema(ctx context.Context, dsn string) (string, func(), error) {
-	admin, err := db.Open(ctx, dsn, "")
-	if err != nil {
-		return "", nil, err
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "apibench_" + hex.EncodeToString(b)
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		admin.Close()
-		return "", nil, err
-	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		admin.Close()
-		return "", nil, errors.New("-postgres: not a URL")
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String(), func() {
-		admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		admin.Close()
-	}, nil
 }

@@ -14,8 +14,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -24,7 +22,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"runtime/pprof"
 	"sort"
@@ -66,7 +63,10 @@ func main() {
 	dialect := "sqlite"
 	if *pg != "" {
 		dialect = "postgres"
-		dsn, drop := freshSchema(ctx, *pg)
+		dsn, drop, err := db.FreshSchema(ctx, *pg, "bench_")
+		if err != nil {
+			log.Fatal(err)
+		}
 		defer drop()
 		cfg.Database = dsn
 	}
@@ -222,30 +222,4 @@ func measure(call func(path string, body, out any) error, experimentID string, r
 		r.firstErr = e.(string)
 	}
 	return r
-}
-
-// freshSchema creates an empty schema in the PostgreSQL database and
-// returns a DSN using it, and a function that drops it.
-func freshSchema(ctx context.Context, dsn string) (string, func()) {
-	admin, err := db.Open(ctx, dsn, "")
-	if err != nil {
-		log.Fatal(err)
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "bench_" + hex.EncodeToString(b)
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		log.Fatal(err)
-	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		log.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String(), func() {
-		admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		admin.Close()
-	}
 }

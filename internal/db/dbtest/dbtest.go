@@ -5,9 +5,6 @@ package dbtest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -71,28 +68,10 @@ func Postgres(t testing.TB) *db.DB {
 // tests that start the whole program against PostgreSQL.
 func PostgresURL(t testing.TB) string {
 	t.Helper()
-	dsn := PostgresDSN(t)
-	ctx := context.Background()
-	admin, err := db.Open(ctx, dsn, "")
+	dsn, drop, err := db.FreshSchema(context.Background(), PostgresDSN(t), "t_")
 	if err != nil {
 		t.Fatalf("PostgreSQL at HYGIE_TEST_POSTGRES: %v", err)
 	}
-	defer admin.Close()
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "t_" + hex.EncodeToString(b)
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if a, err := db.Open(context.Background(), dsn, ""); err == nil {
-			a.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			a.Close()
-		}
-	})
-	u, _ := url.Parse(dsn)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	t.Cleanup(drop)
+	return dsn
 }
